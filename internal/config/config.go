@@ -1,0 +1,91 @@
+// Package config turns flags and environment variables into the plain
+// Server struct the rest of Gust is built from. Every option states its
+// default in its field comment; domain packages never read flags or the
+// environment themselves.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Server is everything `gust server` can be told.
+type Server struct {
+	// DataDir holds the NATS store, unpacked code, logs and generated
+	// credentials. Default ./.gust.
+	DataDir string
+	// Listen is the API address. Default 127.0.0.1:9001.
+	Listen string
+	// Region and AccountID are used in every ARN. Defaults us-east-1 and
+	// 000000000000.
+	Region    string
+	AccountID string
+	// AccessKeyID and SecretAccessKey are the credentials clients sign
+	// with. Default: GUST_ACCESS_KEY_ID / GUST_SECRET_ACCESS_KEY, else a
+	// pair generated on first start and kept in DataDir/credentials.
+	AccessKeyID     string
+	SecretAccessKey string
+	// MaxConcurrency caps busy execution environments across all
+	// functions (Lambda's account concurrency). Default 1000.
+	MaxConcurrency int
+	// IdleTimeout is how long an idle environment is kept warm. Default 10m.
+	IdleTimeout time.Duration
+	// Sandbox selects how environments are confined: "process". Default process.
+	Sandbox string
+	// ShutdownTimeout bounds the graceful drain on SIGTERM. Default 30s.
+	ShutdownTimeout time.Duration
+	// LogRetentionBytes bounds the on-disk logs kept per function. Default 16 MiB.
+	LogRetentionBytes int64
+	// NodePath and PythonPath override the interpreters used by the
+	// managed runtimes. Default: resolved once from PATH.
+	NodePath   string
+	PythonPath string
+}
+
+// Defaults returns a Server config with every default applied and the
+// credentials taken from the environment when set.
+func Defaults() Server {
+	return Server{
+		DataDir:           ".gust",
+		Listen:            "127.0.0.1:9001",
+		Region:            "us-east-1",
+		AccountID:         "000000000000",
+		AccessKeyID:       os.Getenv("GUST_ACCESS_KEY_ID"),
+		SecretAccessKey:   os.Getenv("GUST_SECRET_ACCESS_KEY"),
+		MaxConcurrency:    1000,
+		IdleTimeout:       10 * time.Minute,
+		Sandbox:           "process",
+		ShutdownTimeout:   30 * time.Second,
+		LogRetentionBytes: 16 << 20,
+	}
+}
+
+// Validate checks values that would make the server misbehave.
+func (c *Server) Validate() error {
+	if c.DataDir == "" {
+		return fmt.Errorf("config: data dir is empty")
+	}
+	if c.MaxConcurrency < 1 {
+		return fmt.Errorf("config: max concurrency must be at least 1, got %d", c.MaxConcurrency)
+	}
+	if c.IdleTimeout <= 0 {
+		return fmt.Errorf("config: idle timeout must be positive, got %s", c.IdleTimeout)
+	}
+	if c.Sandbox != "process" {
+		return fmt.Errorf("config: unknown sandbox %q (want process)", c.Sandbox)
+	}
+	if len(c.AccountID) != 12 {
+		return fmt.Errorf("config: account id must be 12 digits, got %q", c.AccountID)
+	}
+	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		return fmt.Errorf("config: set both GUST_ACCESS_KEY_ID and GUST_SECRET_ACCESS_KEY, or neither")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("config: data dir: %w", err)
+	}
+	c.DataDir = abs
+	return nil
+}
