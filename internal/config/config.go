@@ -32,6 +32,9 @@ type Server struct {
 	MaxConcurrency int
 	// IdleTimeout is how long an idle environment is kept warm. Default 10m.
 	IdleTimeout time.Duration
+	// InitTimeout bounds a runtime's init phase, as Lambda's 10 s limit
+	// for on-demand environments does. Default 10s.
+	InitTimeout time.Duration
 	// Sandbox selects how environments are confined: "process". Default process.
 	Sandbox string
 	// ShutdownTimeout bounds the graceful drain on SIGTERM. Default 30s.
@@ -56,6 +59,7 @@ func Defaults() Server {
 		SecretAccessKey:   os.Getenv("GUST_SECRET_ACCESS_KEY"),
 		MaxConcurrency:    1000,
 		IdleTimeout:       10 * time.Minute,
+		InitTimeout:       10 * time.Second,
 		Sandbox:           "process",
 		ShutdownTimeout:   30 * time.Second,
 		LogRetentionBytes: 16 << 20,

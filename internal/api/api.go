@@ -1,0 +1,194 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"gust/internal/invoke"
+	"gust/internal/lambda"
+	"gust/internal/sigv4"
+)
+
+// Store is the function and code storage the control plane needs.
+type Store interface {
+	CreateFunction(ctx context.Context, fn *lambda.Function) error
+	GetFunction(ctx context.Context, name, version string) (*lambda.Function, error)
+	UpdateFunction(ctx context.Context, name string, mutate func(fn *lambda.Function) error) (*lambda.Function, error)
+	ListFunctions(ctx context.Context) ([]*lambda.Function, error)
+	DeleteFunction(ctx context.Context, name string) error
+	PutCode(ctx context.Context, sha string, zip []byte) error
+	GetCode(ctx context.Context, sha string) ([]byte, error)
+}
+
+// Invoker runs invocations.
+type Invoker interface {
+	Invoke(ctx context.Context, req invoke.Request) (*invoke.Response, error)
+	// Forget drops cached state of a function that changed.
+	Forget(name string)
+}
+
+// Environments is told when a function changes so that warm environments
+// running old code or configuration stop.
+type Environments interface {
+	Invalidate(name string)
+}
+
+// Options builds an API.
+type Options struct {
+	Identity     lambda.Identity
+	Store        Store
+	Invoker      Invoker
+	Environments Environments
+	Verifier     *sigv4.Verifier
+	Logs         http.Handler // CloudWatch Logs JSON 1.1 API
+	Ready        func() bool  // reports readiness for /healthz
+	Logger       *slog.Logger
+	// CodeURLSecret signs the short-lived code download links in
+	// GetFunction's Code.Location.
+	CodeURLSecret []byte
+	// MaxConcurrency is reported by GetAccountSettings.
+	MaxConcurrency int
+}
+
+// API is the http.Handler for every Gust endpoint.
+type API struct {
+	opts   Options
+	id     lambda.Identity
+	mux    *http.ServeMux
+	logger *slog.Logger
+}
+
+// New builds the API and its route table.
+func New(opts Options) *API {
+	a := &API{opts: opts, id: opts.Identity, mux: http.NewServeMux(),
+		logger: opts.Logger.With("component", "api")}
+	a.routes()
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// handlerFunc is a Lambda API operation: it gets the verified body and
+// returns an error to render, or nil after writing its response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, body []byte) error
+
+// operation wraps an operation with request ids, body limits, SigV4
+// verification for service, and error rendering.
+func (a *API) operation(service, name string, maxBody int64, tooLarge func() error, h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rid := uuid.NewString()
+		w.Header().Set("x-amzn-RequestId", rid)
+		body, err := readBody(r, maxBody)
+		if errors.Is(err, errTooLarge) {
+			err = tooLarge()
+			w.Header().Set("Connection", "close")
+		}
+		if err == nil {
+			err = a.authenticate(r, body, service)
+		}
+		if err == nil {
+			err = h(w, r, body)
+		}
+		if err != nil {
+			a.writeError(w, r, rid, name, err)
+		}
+	}
+}
+
+var errTooLarge = errors.New("request body too large")
+
+// readBody reads at most limit bytes of the body; more is errTooLarge.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, lambda.KindInvalidRequestContent.Errorf("Could not read request body: %v", err)
+	}
+	if n > limit {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// authenticate verifies the request's SigV4 signature and its scope.
+func (a *API) authenticate(r *http.Request, body []byte, service string) error {
+	p, err := a.opts.Verifier.Verify(r, body)
+	if err != nil {
+		return err
+	}
+	if p.Service != service {
+		return lambda.KindInvalidSignature.Errorf("Credential should be scoped to correct service: '%s'. ", service)
+	}
+	if p.Region != a.id.Region {
+		return lambda.KindInvalidSignature.Errorf("Credential should be scoped to a valid region, not '%s'. ", p.Region)
+	}
+	return nil
+}
+
+// errorBody is the JSON body of a Lambda error response.
+type errorBody struct {
+	Type    string `json:"Type"`
+	Message string `json:"Message"`
+	Reason  string `json:"Reason,omitempty"`
+}
+
+// writeError renders err as an AWS error response.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, rid, op string, err error) {
+	e := lambda.AsError(err)
+	if e.Kind == lambda.KindService {
+		a.logger.Error("operation failed", "op", op, "request_id", rid, "err", err)
+	} else {
+		a.logger.Debug("operation rejected", "op", op, "request_id", rid, "code", e.Code, "message", e.Message)
+	}
+	h := w.Header()
+	h.Set("X-Amzn-ErrorType", e.Code)
+	h.Set("Content-Type", "application/json")
+	if e.RetryAfterSeconds > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds))
+	}
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(errorBody{Type: e.Type, Message: e.Message, Reason: e.Reason})
+}
+
+// writeJSON writes v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	return nil
+}
+
+// decodeJSON parses a request body into v. Unknown fields are ignored, as
+// AWS does; malformed JSON is a SerializationException-style 400.
+func decodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return lambda.KindInvalidParameterValue.Errorf("Value at '%s' has the wrong type: expected %s", te.Field, te.Type)
+		}
+		return lambda.KindInvalidRequestContent.Errorf("Could not parse request body into json: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+package envpool
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"gust/internal/lambda"
+	"gust/internal/runtimeapi"
+	"gust/internal/sandbox"
+)
+
+// Env is one execution environment: a runtime process tree, its private
+// Runtime API server, and its log stream. It serves one invocation at a
+// time. An Env that failed (timeout, crash) is never reused.
+type Env struct {
+	fn     *lambda.Function
+	pool   *pool
+	stream string
+	proc   *sandbox.Process
+	rapi   *runtimeapi.Server
+	out    *output
+
+	// exited is cancelled, with the process's exit as cause, when the
+	// runtime process exits.
+	exited context.Context
+
+	initDuration time.Duration // set on a cold start, cleared by the first invoke
+	cold         bool
+	lastUsed     time.Time // guarded by the pool's manager mutex
+	broken       atomic.Bool
+}
+
+// ErrRuntimeExited is the cause used when an environment's process exits.
+var ErrRuntimeExited = errors.New("runtime exited")
+
+// Function is the configuration the environment runs.
+func (e *Env) Function() *lambda.Function { return e.fn }
+
+// LogStream is the environment's log stream name.
+func (e *Env) LogStream() string { return e.stream }
+
+// newStreamName makes a Lambda-style stream name: YYYY/MM/DD/[version]<32 hex>.
+func newStreamName(version string, now time.Time) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("2006/01/02") + "/[" + version + "]" + hex.EncodeToString(b[:])
+}
+
+// launch starts an environment's process and Runtime API but does not wait
+// for init.
+func (m *Manager) launch(ctx context.Context, p *pool, spec LaunchSpec) (*Env, error) {
+	fn := p.fn
+	e := &Env{fn: fn, pool: p, stream: newStreamName(fn.Version, time.Now()), cold: true}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("launch env: runtime api listener: %w", err)
+	}
+	e.rapi = runtimeapi.New(runtimeapi.Options{Logger: m.logger})
+	e.rapi.Serve(ln)
+	env := lambdaEnv(fn, m.opts.Identity, e.stream, e.rapi.Addr(), spec)
+	proc, err := sandbox.Start(sandbox.Spec{Argv: spec.Argv, Dir: spec.Dir, Env: env})
+	if err != nil {
+		e.rapi.Close()
+		return nil, err
+	}
+	e.proc = proc
+	e.out = newOutput(proc.Output, m.opts.Logs, fn.Logging.LogGroup, e.stream)
+	e.out.beginTail() // init output, reported if init fails
+	go e.out.run()
+	m.mu.Lock()
+	m.envs[e] = struct{}{}
+	m.mu.Unlock()
+	exited, cancel := context.WithCancelCause(context.Background())
+	e.exited = exited
+	go func() {
+		<-proc.Done()
+		cancel(fmt.Errorf("%w: %s", ErrRuntimeExited, sandbox.ExitDescription(proc.Err())))
+	}()
+	return e, nil
+}
+
+// lambdaEnv is the process environment Lambda gives a runtime (§4.4).
+func lambdaEnv(fn *lambda.Function, id lambda.Identity, stream, rapiAddr string, spec LaunchSpec) []string {
+	env := make([]string, 0, 24+len(fn.Environment)+len(spec.Env))
+	env = append(env,
+		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+		"LANG=en_US.UTF-8",
+		"TZ=:UTC",
+		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+	)
+	for k, v := range fn.Environment {
+		env = append(env, k+"="+v)
+	}
+	env = append(env, spec.Env...)
+	env = append(env,
+		"AWS_LAMBDA_RUNTIME_API="+rapiAddr,
+		"_HANDLER="+fn.Handler,
+		"AWS_LAMBDA_FUNCTION_NAME="+fn.Name,
+		"AWS_LAMBDA_FUNCTION_VERSION="+fn.Version,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(fn.MemorySize),
+		"AWS_LAMBDA_LOG_GROUP_NAME="+fn.Logging.LogGroup,
+		"AWS_LAMBDA_LOG_STREAM_NAME="+stream,
+		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+		"AWS_REGION="+id.Region,
+		"AWS_DEFAULT_REGION="+id.Region,
+		"LAMBDA_TASK_ROOT="+spec.Dir,
+		"LAMBDA_RUNTIME_DIR="+spec.RuntimeDir,
+		"AWS_XRAY_CONTEXT_MISSING=LOG_ERROR",
+	)
+	if ee := lambda.ExecutionEnv(fn.Runtime); ee != "" {
+		env = append(env, "AWS_EXECUTION_ENV="+ee)
+	}
+	if fn.Logging.LogFormat == lambda.LogFormatJSON {
+		env = append(env, "AWS_LAMBDA_LOG_FORMAT=JSON")
+		if fn.Logging.ApplicationLogLevel != "" {
+			env = append(env, "AWS_LAMBDA_LOG_LEVEL="+fn.Logging.ApplicationLogLevel)
+		}
+	}
+	return env
+}
+
+// waitInit waits for the runtime's first /next, for its init error, for
+// its exit, or for ctx.
+func (e *Env) waitInit(ctx context.Context) error {
+	ctx, stop := mergeCancel(ctx, e.exited)
+	defer stop()
+	return e.rapi.WaitReady(ctx)
+}
+
+// Outcome is what one invocation produced.
+type Outcome struct {
+	Payload   []byte // result, or error JSON when FunctionError
+	ErrorType string // "" on success
+	Duration  time.Duration
+	// InitDuration is non-zero on the invocation that followed a cold start.
+	InitDuration time.Duration
+	MaxMemoryMB  int64
+	Log          []byte // the invocation's log tail (last 4 KB), START…REPORT
+}
+
+// FunctionError reports whether the outcome is a function error.
+func (o *Outcome) FunctionError() bool { return o.ErrorType != "" }
+
+// Invoke runs one invocation in the environment. Function failures of any
+// kind (handler error, timeout, crash, oversize response) are reported in
+// the Outcome, never as an error; an error means the invocation could not
+// be started at all. The timeout is taken from the function configuration
+// and counted from now.
+func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version string) Outcome {
+	fn := e.fn
+	timeout := time.Duration(fn.Timeout) * time.Second
+	start := time.Now()
+	inv.Deadline = start.Add(timeout)
+	e.out.beginTail()
+	e.out.platform("START RequestId: " + inv.RequestID + " Version: " + version)
+
+	// The invocation outlives the caller's connection, as in Lambda: only
+	// the deadline and the runtime's exit end it.
+	ictx, cancel := context.WithDeadlineCause(context.WithoutCancel(ctx), inv.Deadline, errTimedOut)
+	ictx, stop := mergeCancel(ictx, e.exited)
+	res, err := e.rapi.Invoke(ictx, inv)
+	stop()
+	cancel()
+
+	var o Outcome
+	switch {
+	case err == nil:
+		o.Payload, o.ErrorType = res.Payload, res.ErrorType
+		o.Duration = res.Finished.Sub(res.Started)
+		e.out.settle(50 * time.Millisecond)
+	case errors.Is(err, errTimedOut):
+		e.broken.Store(true)
+		o.Duration = timeout
+		msg := fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
+		e.out.platform(time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + inv.RequestID + " " + msg)
+		o.ErrorType = "Sandbox.Timedout"
+		o.Payload = PlatformError(o.ErrorType, inv.RequestID, msg)
+		e.proc.Kill()
+	default:
+		e.broken.Store(true)
+		o.Duration = time.Since(start)
+		msg := "Runtime exited without providing a reason"
+		if errors.Is(err, ErrRuntimeExited) {
+			<-e.proc.Done()
+			e.out.settle(50 * time.Millisecond)
+			msg = "Runtime exited with error: " + sandbox.ExitDescription(e.proc.Err())
+		}
+		o.ErrorType = "Runtime.ExitError"
+		o.Payload = PlatformError(o.ErrorType, inv.RequestID, msg)
+		e.out.platform("RequestId: " + inv.RequestID + " Error: " + msg)
+		e.out.platform(o.ErrorType)
+		e.proc.Kill()
+	}
+	if o.Duration > timeout {
+		o.Duration = timeout
+	}
+	o.MaxMemoryMB = e.proc.SampleMemory() >> 20
+	if e.cold {
+		o.InitDuration = e.initDuration
+		e.cold = false
+	}
+	e.out.platform("END RequestId: " + inv.RequestID)
+	e.out.platform(reportLine(inv.RequestID, fn.MemorySize, o))
+	o.Log = e.out.endTail()
+	return o
+}
+
+var errTimedOut = errors.New("task timed out")
+
+// reportLine renders Lambda's REPORT line; billed duration is rounded up
+// to the millisecond and includes init on cold starts.
+func reportLine(requestID string, memoryMB int, o Outcome) string {
+	dur := float64(o.Duration.Microseconds()) / 1000
+	initMs := float64(o.InitDuration.Microseconds()) / 1000
+	billed := int64(ceilMs(dur + initMs))
+	s := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
+		requestID, dur, billed, memoryMB, max(o.MaxMemoryMB, 1))
+	if o.InitDuration > 0 {
+		s += fmt.Sprintf("Init Duration: %.2f ms\t", initMs)
+	}
+	switch o.ErrorType {
+	case "":
+	case "Sandbox.Timedout":
+		s += "Status: timeout"
+	case "Runtime.ExitError":
+		s += "Status: error\tError Type: " + o.ErrorType
+	}
+	return s
+}
+
+func ceilMs(ms float64) float64 {
+	c := float64(int64(ms))
+	if c < ms {
+		c++
+	}
+	if c < 1 {
+		c = 1
+	}
+	return c
+}
+
+// PlatformError is the body Lambda sends for errors the runtime did not
+// report itself.
+func PlatformError(errorType, requestID, text string) []byte {
+	b, _ := json.Marshal(struct {
+		ErrorType    string `json:"errorType"`
+		ErrorMessage string `json:"errorMessage"`
+	}{errorType, "RequestId: " + requestID + " Error: " + text})
+	return b
+}
+
+// kill stops the environment for good.
+func (e *Env) kill() {
+	e.broken.Store(true)
+	if e.proc != nil {
+		e.proc.Kill()
+	}
+	e.rapi.Close()
+}
+
+// mergeCancel returns a context that is also cancelled, with other's
+// cause, when other is.
+func mergeCancel(ctx, other context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(other, func() { cancel(context.Cause(other)) })
+	return ctx, func() { stop(); cancel(nil) }
+}

@@ -1,0 +1,182 @@
+package envpool
+
+import (
+	"bytes"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// LogWriter receives an environment's log lines: the function's stdout and
+// stderr, one call per line, and the platform's START/END/REPORT lines.
+// Implementations must not block (the log store buffers and bounds).
+type LogWriter interface {
+	WriteLog(group, stream string, at time.Time, line string)
+}
+
+// maxLineBytes splits longer lines, as CloudWatch caps an event at 256 KB.
+const maxLineBytes = 256 * 1024
+
+// output turns an environment's output pipe into log lines. It owns one
+// goroutine (run) that drains the pipe until EOF. While an invocation is
+// active, lines are also kept in a bounded tail for X-Amz-Log-Result.
+type output struct {
+	pipe   *os.File
+	sink   LogWriter
+	group  string
+	stream string
+
+	mu        sync.Mutex
+	cond      *sync.Cond
+	processed int64 // bytes read from the pipe and turned into lines
+	eof       bool
+	tail      *tailBuffer // nil when no invocation is active
+}
+
+func newOutput(pipe *os.File, sink LogWriter, group, stream string) *output {
+	o := &output{pipe: pipe, sink: sink, group: group, stream: stream}
+	o.cond = sync.NewCond(&o.mu)
+	return o
+}
+
+// run drains the pipe; it returns at EOF (every writer exited) or when the
+// pipe is closed.
+func (o *output) run() {
+	buf := make([]byte, 64*1024)
+	var partial []byte
+	for {
+		n, err := o.pipe.Read(buf)
+		if n > 0 {
+			data := buf[:n]
+			now := time.Now()
+			for len(data) > 0 {
+				i := bytes.IndexByte(data, '\n')
+				if i < 0 {
+					partial = append(partial, data...)
+					if len(partial) >= maxLineBytes {
+						o.line(now, partial)
+						partial = partial[:0]
+					}
+					break
+				}
+				if len(partial) > 0 {
+					partial = append(partial, data[:i]...)
+					o.line(now, partial)
+					partial = partial[:0]
+				} else {
+					o.line(now, data[:i])
+				}
+				data = data[i+1:]
+			}
+			o.mu.Lock()
+			o.processed += int64(n)
+			o.cond.Broadcast()
+			o.mu.Unlock()
+		}
+		if err != nil {
+			if len(partial) > 0 {
+				o.line(time.Now(), partial)
+			}
+			o.mu.Lock()
+			o.eof = true
+			o.cond.Broadcast()
+			o.mu.Unlock()
+			o.pipe.Close()
+			return
+		}
+	}
+}
+
+func (o *output) line(at time.Time, b []byte) {
+	s := string(bytes.TrimSuffix(b, []byte{'\r'}))
+	o.sink.WriteLog(o.group, o.stream, at, s)
+	o.mu.Lock()
+	if o.tail != nil {
+		o.tail.add(s)
+	}
+	o.mu.Unlock()
+}
+
+// platform writes a line made by Gust (START, END, REPORT, errors) to the
+// same stream and tail as the function's own output.
+func (o *output) platform(s string) {
+	o.sink.WriteLog(o.group, o.stream, time.Now(), s)
+	o.mu.Lock()
+	if o.tail != nil {
+		o.tail.add(s)
+	}
+	o.mu.Unlock()
+}
+
+// beginTail starts collecting a tail for one invocation.
+func (o *output) beginTail() {
+	o.mu.Lock()
+	o.tail = &tailBuffer{}
+	o.mu.Unlock()
+}
+
+// endTail stops collecting and returns the last bytes collected.
+func (o *output) endTail() []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.tail == nil {
+		return nil
+	}
+	b := o.tail.bytes()
+	o.tail = nil
+	return b
+}
+
+// settle waits (at most limit) until every byte already written to the
+// pipe has been turned into lines, so that what a runtime printed before
+// posting its response lands before the END line. Pipes from runtimes are
+// written synchronously, so the bytes are in the pipe when the response
+// arrives; TIOCINQ (FIONREAD) tells how many are still unread.
+func (o *output) settle(limit time.Duration) {
+	pending := 0
+	if rc, err := o.pipe.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			pending, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ)
+		})
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if pending <= 0 || o.eof {
+		return
+	}
+	target := o.processed + int64(pending)
+	deadline := time.Now().Add(limit)
+	timer := time.AfterFunc(limit, func() {
+		o.mu.Lock()
+		o.cond.Broadcast()
+		o.mu.Unlock()
+	})
+	defer timer.Stop()
+	for o.processed < target && !o.eof && time.Now().Before(deadline) {
+		o.cond.Wait()
+	}
+}
+
+// tailBuffer keeps the last tailLimit bytes of an invocation's log.
+type tailBuffer struct {
+	buf []byte
+}
+
+const tailLimit = 4096
+
+func (t *tailBuffer) add(line string) {
+	t.buf = append(t.buf, line...)
+	t.buf = append(t.buf, '\n')
+	if len(t.buf) > 4*tailLimit {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailLimit:]...)
+	}
+}
+
+func (t *tailBuffer) bytes() []byte {
+	if len(t.buf) > tailLimit {
+		return t.buf[len(t.buf)-tailLimit:]
+	}
+	return t.buf
+}

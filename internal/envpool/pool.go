@@ -1,0 +1,410 @@
+package envpool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"gust/internal/lambda"
+	"gust/internal/runtimeapi"
+	"gust/internal/sandbox"
+)
+
+// LaunchSpec says how to start a runtime for one function version.
+type LaunchSpec struct {
+	Argv       []string // Argv[0] absolute
+	Dir        string   // the unpacked code: LAMBDA_TASK_ROOT and the working directory
+	RuntimeDir string   // LAMBDA_RUNTIME_DIR
+	Env        []string // extra variables the runtime needs
+}
+
+// Launcher prepares code and command for a function version. It may do
+// I/O (fetching and unpacking code) and is called on cold starts only.
+type Launcher interface {
+	Prepare(ctx context.Context, fn *lambda.Function) (LaunchSpec, error)
+}
+
+// Options configures a Manager.
+type Options struct {
+	Identity       lambda.Identity
+	Launcher       Launcher
+	Logs           LogWriter
+	Logger         *slog.Logger
+	MaxConcurrency int           // busy environments across all functions
+	IdleTimeout    time.Duration // idle environments are stopped after this
+	InitTimeout    time.Duration // 0 = lambda.InitTimeoutSeconds
+}
+
+// Manager owns every pool of environments. It starts one reaper goroutine
+// (stopped by Close) and one goroutine per environment process.
+type Manager struct {
+	opts   Options
+	logger *slog.Logger
+
+	mu     sync.Mutex
+	pools  map[poolKey]*pool
+	envs   map[*Env]struct{} // every live environment, busy or idle
+	busy   int
+	closed bool
+	wg     sync.WaitGroup
+	stop   chan struct{}
+}
+
+// poolKey identifies one function version in one configuration: any
+// update of $LATEST changes RevisionID and so gets a fresh pool.
+type poolKey struct{ name, version, revision string }
+
+type pool struct {
+	key   poolKey
+	fn    *lambda.Function
+	idle  []*Env // most recently used last
+	total int    // idle + busy + starting
+	stale bool   // the function changed; environments are not reused
+
+	// crash-loop backoff for init failures
+	initFailures int
+	lastFailure  time.Time
+}
+
+// New starts a Manager.
+func New(opts Options) *Manager {
+	if opts.InitTimeout == 0 {
+		opts.InitTimeout = lambda.InitTimeoutSeconds * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	m := &Manager{opts: opts, logger: opts.Logger.With("component", "envpool"),
+		pools: make(map[poolKey]*pool), envs: make(map[*Env]struct{}), stop: make(chan struct{})}
+	m.wg.Add(1)
+	go m.reap()
+	return m
+}
+
+// ErrClosed is returned by Acquire once Close has begun.
+var ErrClosed = errors.New("envpool: closed")
+
+// Acquire returns an environment for fn, reserved for one invocation: a
+// warm idle one if there is one, else a new one started and initialised
+// (a cold start) within ctx and the init timeout. It throttles with
+// TooManyRequestsException when the account's concurrency is used up.
+// Init failures are returned as *InitFailure, whose log names requestID.
+// Release must follow a successful Acquire.
+func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID string) (*Env, error) {
+	key := poolKey{fn.Name, fn.Version, fn.RevisionID}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if m.busy >= m.opts.MaxConcurrency {
+		m.mu.Unlock()
+		return nil, lambda.Throttled(lambda.ReasonConcurrentInvocationLimitExceeded)
+	}
+	p := m.pools[key]
+	if p == nil {
+		p = &pool{key: key, fn: fn}
+		m.pools[key] = p
+	}
+	m.busy++
+	if n := len(p.idle); n > 0 {
+		e := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		m.mu.Unlock()
+		return e, nil
+	}
+	p.total++
+	wait := p.backoff()
+	m.mu.Unlock()
+
+	e, err := m.coldStart(ctx, p, wait, requestID)
+	if err != nil {
+		m.mu.Lock()
+		m.busy--
+		p.total--
+		if errors.As(err, new(*InitFailure)) {
+			p.initFailures++
+			p.lastFailure = time.Now()
+		}
+		m.dropIfEmpty(p)
+		m.mu.Unlock()
+		return nil, err
+	}
+	m.mu.Lock()
+	p.initFailures = 0
+	m.mu.Unlock()
+	return e, nil
+}
+
+// backoff is how long a new init must wait after consecutive failures, so
+// that a crash-looping init does not spin: 100 ms doubling up to 5 s.
+func (p *pool) backoff() time.Duration {
+	if p.initFailures == 0 {
+		return 0
+	}
+	d := 100 * time.Millisecond << min(p.initFailures-1, 6)
+	d = min(d, 5*time.Second)
+	return time.Until(p.lastFailure.Add(d))
+}
+
+// InitFailure is a failed cold start: the runtime reported an init error,
+// exited, or did not finish init in time. Payload is the error body the
+// invoker receives; Log is the invocation's log tail (the runtime's init
+// output, then START…REPORT).
+type InitFailure struct {
+	ErrorType string
+	Payload   []byte
+	Log       []byte
+	Duration  time.Duration
+}
+
+func (f *InitFailure) Error() string { return "init failed: " + f.ErrorType }
+
+func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, requestID string) (*Env, error) {
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, context.Cause(ctx)
+		}
+	}
+	spec, err := m.opts.Launcher.Prepare(ctx, p.fn)
+	if err != nil {
+		var lerr *lambda.Error
+		if errors.As(err, &lerr) {
+			return nil, err
+		}
+		const t = "Runtime.InvalidEntrypoint"
+		return nil, &InitFailure{ErrorType: t, Payload: PlatformError(t, requestID, err.Error())}
+	}
+	start := time.Now()
+	e, err := m.launch(ctx, p, spec)
+	if err != nil {
+		const t = "Runtime.InvalidEntrypoint"
+		return nil, &InitFailure{ErrorType: t, Payload: PlatformError(t, requestID, unwrapStart(err))}
+	}
+	ictx, cancel := context.WithTimeoutCause(ctx, m.opts.InitTimeout, errInitTimeout)
+	err = e.waitInit(ictx)
+	cancel()
+	if err == nil {
+		e.initDuration = time.Since(start)
+		e.out.endTail() // init output is in the stream, not in the first invoke's tail
+		return e, nil
+	}
+	fail := &InitFailure{Duration: time.Since(start)}
+	var ie *runtimeapi.InitError
+	switch {
+	case errors.As(err, &ie):
+		fail.ErrorType, fail.Payload = ie.ErrorType, ie.Payload
+		if fail.ErrorType == "" {
+			fail.ErrorType = "Runtime.Unknown"
+		}
+	case errors.Is(err, errInitTimeout):
+		fail.ErrorType = "Sandbox.Timedout"
+		fail.Payload = PlatformError(fail.ErrorType, requestID,
+			fmt.Sprintf("Init phase timed out after %.2f seconds", m.opts.InitTimeout.Seconds()))
+	case errors.Is(err, ErrRuntimeExited):
+		e.kill()
+		fail.ErrorType = "Runtime.ExitError"
+		fail.Payload = PlatformError(fail.ErrorType, requestID, "Runtime exited with error: "+exitText(e))
+	default: // ctx ended: the caller gave up or the server is stopping
+		m.forget(e)
+		return nil, err
+	}
+	m.forget(e)
+	e.out.settle(50 * time.Millisecond)
+	status := "error\tError Type: " + fail.ErrorType
+	if fail.ErrorType == "Sandbox.Timedout" {
+		status = "timeout"
+	}
+	initMs := float64(fail.Duration.Microseconds()) / 1000
+	e.out.platform(fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: %s", initMs, status))
+	e.out.platform("START RequestId: " + requestID + " Version: " + p.fn.Version)
+	e.out.platform("END RequestId: " + requestID)
+	e.out.platform(fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\tStatus: %s",
+		requestID, initMs, int64(ceilMs(initMs)), p.fn.MemorySize, max(e.proc.SampleMemory()>>20, 1), status))
+	fail.Log = e.out.endTail()
+	return nil, fail
+}
+
+var errInitTimeout = errors.New("init timed out")
+
+// Release returns an environment after its invocation. Broken or stale
+// environments are stopped; healthy ones go back to the idle stack.
+func (m *Manager) Release(e *Env) {
+	m.mu.Lock()
+	m.busy--
+	p := e.pool
+	if e.broken.Load() || p.stale || m.closed {
+		p.total--
+		m.dropIfEmpty(p)
+		m.mu.Unlock()
+		m.forget(e)
+		return
+	}
+	e.lastUsed = time.Now()
+	p.idle = append(p.idle, e)
+	m.mu.Unlock()
+}
+
+// forget kills an environment and drops it from the live set.
+func (m *Manager) forget(e *Env) {
+	e.kill()
+	m.mu.Lock()
+	delete(m.envs, e)
+	m.mu.Unlock()
+}
+
+// dropIfEmpty forgets a pool with no environments. Callers hold m.mu.
+func (m *Manager) dropIfEmpty(p *pool) {
+	if p.total == 0 && m.pools[p.key] == p && (p.stale || p.initFailures == 0) {
+		delete(m.pools, p.key)
+	}
+}
+
+// Invalidate stops the idle environments of every version of the named
+// function and marks its pools stale, so busy ones stop on release. Call
+// it when a function's code or configuration changes or it is deleted.
+func (m *Manager) Invalidate(name string) {
+	var victims []*Env
+	m.mu.Lock()
+	for k, p := range m.pools {
+		if k.name != name {
+			continue
+		}
+		p.stale = true
+		victims = append(victims, p.idle...)
+		p.total -= len(p.idle)
+		p.idle = nil
+		delete(m.pools, k)
+	}
+	m.mu.Unlock()
+	for _, e := range victims {
+		m.forget(e)
+	}
+}
+
+// Stats is a snapshot of the manager's accounting.
+type Stats struct {
+	Busy, Idle, Total int
+}
+
+// Stats returns the current counts across all pools.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := Stats{Busy: m.busy}
+	for _, p := range m.pools {
+		s.Idle += len(p.idle)
+		s.Total += p.total
+	}
+	return s
+}
+
+// reap stops environments idle longer than IdleTimeout.
+func (m *Manager) reap() {
+	defer m.wg.Done()
+	every := min(max(m.opts.IdleTimeout/4, 10*time.Millisecond), 30*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case now := <-t.C:
+			var victims []*Env
+			m.mu.Lock()
+			for _, p := range m.pools {
+				keep := p.idle[:0]
+				for _, e := range p.idle {
+					if now.Sub(e.lastUsed) >= m.opts.IdleTimeout {
+						victims = append(victims, e)
+						p.total--
+					} else {
+						keep = append(keep, e)
+					}
+				}
+				clear(p.idle[len(keep):])
+				p.idle = keep
+				m.dropIfEmpty(p)
+			}
+			m.mu.Unlock()
+			for _, e := range victims {
+				m.forget(e)
+			}
+		}
+	}
+}
+
+// Close stops accepting acquisitions, waits for busy environments to be
+// released until ctx ends, then stops every environment.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	close(m.stop)
+	m.wg.Wait()
+
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		m.mu.Lock()
+		busy := m.busy
+		m.mu.Unlock()
+		if busy == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			m.killAll()
+			return fmt.Errorf("envpool close: %d invocations still running: %w", busy, context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+	m.killAll()
+	return nil
+}
+
+// killAll stops every live environment, busy ones included.
+func (m *Manager) killAll() {
+	m.mu.Lock()
+	victims := make([]*Env, 0, len(m.envs))
+	for e := range m.envs {
+		victims = append(victims, e)
+	}
+	for k, p := range m.pools {
+		p.idle = nil
+		p.stale = true
+		delete(m.pools, k)
+	}
+	m.mu.Unlock()
+	for _, e := range victims {
+		m.forget(e)
+	}
+}
+
+// unwrapStart reduces a process start error to what Lambda shows, e.g.
+// "fork/exec /var/task/bootstrap: no such file or directory".
+func unwrapStart(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + " " + pe.Path + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// exitText describes how an exited environment's process ended.
+func exitText(e *Env) string {
+	<-e.proc.Done()
+	return sandbox.ExitDescription(e.proc.Err())
+}

@@ -1,0 +1,232 @@
+package invoke
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"gust/internal/envpool"
+	"gust/internal/lambda"
+	"gust/internal/runtimeapi"
+	"gust/internal/store"
+)
+
+// Functions reads stored function versions.
+type Functions interface {
+	// GetFunction returns one version, or an error matching
+	// store.ErrNotFound.
+	GetFunction(ctx context.Context, name, version string) (*lambda.Function, error)
+}
+
+// Pool hands out execution environments.
+type Pool interface {
+	Acquire(ctx context.Context, fn *lambda.Function, requestID string) (*envpool.Env, error)
+	Release(e *envpool.Env)
+}
+
+// Invocation types.
+const (
+	TypeRequestResponse = "RequestResponse"
+	TypeEvent           = "Event"
+	TypeDryRun          = "DryRun"
+)
+
+// Request is one Invoke call as it arrived.
+type Request struct {
+	FunctionName  string // name, name:qualifier, partial or full ARN
+	Qualifier     string // the Qualifier query parameter
+	Type          string // "" means RequestResponse
+	LogType       string // "Tail" to return the log tail
+	Payload       []byte
+	ClientContext string // base64, as in X-Amz-Client-Context
+	TraceID       string
+	TenantID      string
+	RequestID     string // "" = a new one
+}
+
+// Response is the answer to a Request.
+type Response struct {
+	StatusCode      int // 200, 202 or 204
+	RequestID       string
+	Payload         []byte
+	FunctionError   string // "Unhandled" when the function failed
+	ExecutedVersion string
+	LogResult       string // base64 of the log tail, with LogType Tail
+}
+
+// Service runs invocations.
+type Service struct {
+	id     lambda.Identity
+	fns    Functions
+	pool   Pool
+	logger *slog.Logger
+
+	mu    sync.RWMutex
+	cache map[string]*lambda.Function // "name\x00version" → config
+}
+
+// New builds a Service.
+func New(id lambda.Identity, fns Functions, pool Pool, logger *slog.Logger) *Service {
+	return &Service{id: id, fns: fns, pool: pool, logger: logger.With("component", "invoke"),
+		cache: make(map[string]*lambda.Function)}
+}
+
+// Forget drops a function's cached configuration; call it whenever the
+// function changes.
+func (s *Service) Forget(name string) {
+	s.mu.Lock()
+	for k := range s.cache {
+		if i := strings.IndexByte(k, 0); i >= 0 && k[:i] == name {
+			delete(s.cache, k)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Resolve turns a FunctionName and Qualifier into the function version to
+// run and the ARN as invoked.
+func (s *Service) Resolve(ctx context.Context, name, qualifier string) (*lambda.Function, string, error) {
+	ref, err := lambda.ParseFunctionRef(name)
+	if err != nil {
+		return nil, "", err
+	}
+	if qualifier != "" && ref.Qualifier != "" && qualifier != ref.Qualifier {
+		return nil, "", lambda.KindInvalidParameterValue.Errorf("The derived qualifier from the function name does not match the specified qualifier.")
+	}
+	if ref.Qualifier == "" {
+		ref.Qualifier = qualifier
+	}
+	if ref.Qualifier != "" && !lambda.ValidQualifier(ref.Qualifier) {
+		return nil, "", lambda.KindInvalidParameterValue.Errorf("1 validation error detected: Value '%s' at 'qualifier' failed to satisfy constraint: Member must satisfy regular expression pattern: (|[a-zA-Z0-9$_-]+)", ref.Qualifier)
+	}
+	invoked := s.id.QualifiedARN(ref.Name, ref.Qualifier)
+	if !s.id.Owns(ref) {
+		return nil, "", lambda.FunctionNotFound(invoked)
+	}
+	version := ref.Qualifier
+	if version == "" {
+		version = lambda.LatestVersion
+	}
+	key := ref.Name + "\x00" + version
+	s.mu.RLock()
+	fn := s.cache[key]
+	s.mu.RUnlock()
+	if fn != nil {
+		return fn, invoked, nil
+	}
+	fn, err = s.fns.GetFunction(ctx, ref.Name, version)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, "", lambda.FunctionNotFound(invoked)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	s.cache[key] = fn
+	s.mu.Unlock()
+	return fn, invoked, nil
+}
+
+// Invoke runs one invocation. Function failures are a 200 Response with
+// FunctionError set; errors are platform and validation failures, always
+// *lambda.Error.
+func (s *Service) Invoke(ctx context.Context, req Request) (*Response, error) {
+	typ := req.Type
+	if typ == "" {
+		typ = TypeRequestResponse
+	}
+	switch typ {
+	case TypeRequestResponse, TypeDryRun:
+	case TypeEvent:
+		return nil, lambda.KindInvalidParameterValue.Errorf("Asynchronous (Event) invocation is not available in this Gust build yet; use RequestResponse")
+	default:
+		return nil, lambda.KindInvalidParameterValue.Errorf("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", typ)
+	}
+	if req.LogType != "" && req.LogType != "None" && req.LogType != "Tail" {
+		return nil, lambda.KindInvalidParameterValue.Errorf("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]", req.LogType)
+	}
+	if len(req.Payload) > lambda.MaxSyncPayloadBytes {
+		return nil, lambda.KindRequestEntityTooLarge.Errorf("Request must be smaller than %d bytes for the InvokeFunction operation", lambda.MaxSyncPayloadBytes)
+	}
+	payload := req.Payload
+	if len(bytes.TrimSpace(payload)) == 0 {
+		payload = []byte("{}")
+	} else if !json.Valid(payload) {
+		return nil, lambda.KindInvalidRequestContent.Errorf("Could not parse request body into json: Could not parse payload into json: Unexpected character: was expecting a JSON value")
+	}
+	clientContext, err := decodeClientContext(req.ClientContext)
+	if err != nil {
+		return nil, err
+	}
+	fn, invoked, err := s.Resolve(ctx, req.FunctionName, req.Qualifier)
+	if err != nil {
+		return nil, err
+	}
+	requestID := req.RequestID
+	if requestID == "" {
+		requestID = uuid.NewString()
+	}
+	if typ == TypeDryRun {
+		return &Response{StatusCode: http.StatusNoContent, RequestID: requestID}, nil
+	}
+
+	resp := &Response{StatusCode: http.StatusOK, RequestID: requestID, ExecutedVersion: fn.Version}
+	env, err := s.pool.Acquire(ctx, fn, requestID)
+	if err != nil {
+		var fail *envpool.InitFailure
+		if errors.As(err, &fail) {
+			resp.FunctionError = "Unhandled"
+			resp.Payload = fail.Payload
+			if req.LogType == "Tail" {
+				resp.LogResult = base64.StdEncoding.EncodeToString(fail.Log)
+			}
+			return resp, nil
+		}
+		if errors.Is(err, envpool.ErrClosed) {
+			return nil, lambda.KindServiceUnavailable.Errorf("Gust is shutting down.")
+		}
+		return nil, err
+	}
+	out := env.Invoke(ctx, runtimeapi.Invocation{
+		RequestID:          requestID,
+		Payload:            payload,
+		InvokedFunctionARN: invoked,
+		ClientContext:      clientContext,
+		TraceID:            req.TraceID,
+		TenantID:           req.TenantID,
+	}, fn.Version)
+	s.pool.Release(env)
+
+	resp.Payload = out.Payload
+	if out.FunctionError() {
+		resp.FunctionError = "Unhandled"
+	}
+	if req.LogType == "Tail" {
+		resp.LogResult = base64.StdEncoding.EncodeToString(out.Log)
+	}
+	return resp, nil
+}
+
+// decodeClientContext turns the base64 X-Amz-Client-Context header into
+// the JSON text the runtime receives.
+func decodeClientContext(b64 string) (string, error) {
+	if b64 == "" {
+		return "", nil
+	}
+	if len(b64) > lambda.MaxClientContextBytes {
+		return "", lambda.KindInvalidParameterValue.Errorf("Client context must be at most %d bytes", lambda.MaxClientContextBytes)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || !json.Valid(raw) {
+		return "", lambda.KindInvalidRequestContent.Errorf("Client context must be a valid Base64-encoded JSON object.")
+	}
+	return string(raw), nil
+}

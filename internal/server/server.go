@@ -1,0 +1,210 @@
+// Package server is Gust's composition root: it builds every component from
+// a config.Server, starts them in order (all or nothing) and stops them in
+// reverse.
+//
+// Start order: data dir and credentials, embedded NATS (or the external
+// cluster), the function store, the log store, the runtime table and code
+// cache, the environment pool, the invoke service, then the HTTP listener.
+// Shutdown stops the listener first (draining in-flight requests, and so
+// in-flight invocations), then every environment, then the stores.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gust/internal/api"
+	"gust/internal/codecache"
+	"gust/internal/config"
+	"gust/internal/envpool"
+	"gust/internal/invoke"
+	"gust/internal/lambda"
+	"gust/internal/logs"
+	"gust/internal/natsd"
+	"gust/internal/runtimes"
+	"gust/internal/sigv4"
+	"gust/internal/store"
+)
+
+// Server is one running Gust node.
+type Server struct {
+	cfg    config.Server
+	logger *slog.Logger
+	creds  Credentials
+
+	ready    atomic.Bool
+	listener net.Listener
+	http     *http.Server
+	nats     *natsd.Conn
+	store    *store.Store
+	logs     *logs.Store
+	pool     *envpool.Manager
+	invoker  *invoke.Service
+
+	stopWatch context.CancelFunc
+	serveErr  chan error
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New checks cfg and prepares a server; nothing starts until Start.
+func New(cfg config.Server, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Server{cfg: cfg, logger: logger, serveErr: make(chan error, 1)}, nil
+}
+
+// Start starts every component and the API listener. On error everything
+// already started is stopped again.
+func (s *Server) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			_ = s.Shutdown(context.Background())
+		}
+	}()
+	cfg := s.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("start server: data dir: %w", err)
+	}
+	if s.creds, err = loadCredentials(cfg); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	id := lambda.Identity{Region: cfg.Region, Account: cfg.AccountID}
+
+	if s.nats, err = natsd.Open(ctx, natsd.Options{DataDir: cfg.DataDir, Logger: s.logger}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	if s.store, err = store.Open(ctx, s.nats.JS, store.Options{Logger: s.logger}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	if s.logs, err = logs.Open(logs.Options{Dir: filepath.Join(cfg.DataDir, "logs"), MaxBytesPerGroup: cfg.LogRetentionBytes,
+		Region: cfg.Region, Account: cfg.AccountID, Logger: s.logger}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	table, err := runtimes.New(runtimes.Options{Dir: filepath.Join(cfg.DataDir, "runtime"), NodePath: cfg.NodePath, PythonPath: cfg.PythonPath})
+	if err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	code, err := codecache.New(filepath.Join(cfg.DataDir, "code"), s.logger)
+	if err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	s.pool = envpool.New(envpool.Options{
+		Identity:       id,
+		Launcher:       &launcher{store: s.store, code: code, runtimes: table},
+		Logs:           logWriter{s.logs},
+		Logger:         s.logger,
+		MaxConcurrency: cfg.MaxConcurrency,
+		IdleTimeout:    cfg.IdleTimeout,
+		InitTimeout:    cfg.InitTimeout,
+	})
+	s.invoker = invoke.New(id, s.store, s.pool, s.logger)
+
+	// Other nodes sharing the store change functions too: drop what is
+	// cached or warm for a function whenever its stored state changes.
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	s.stopWatch = stopWatch
+	if err := s.store.Watch(watchCtx, func(name string) {
+		s.invoker.Forget(name)
+		s.pool.Invalidate(name)
+	}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	handler := api.New(api.Options{
+		Identity:       id,
+		Store:          s.store,
+		Invoker:        s.invoker,
+		Environments:   s.pool,
+		Verifier:       &sigv4.Verifier{Secret: s.creds.lookup},
+		Logs:           s.logs.Handler(),
+		Ready:          s.ready.Load,
+		Logger:         s.logger,
+		CodeURLSecret:  secret,
+		MaxConcurrency: cfg.MaxConcurrency,
+	})
+	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return fmt.Errorf("start server: listen: %w", err)
+	}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+	}
+	go func() { s.serveErr <- s.http.Serve(s.listener) }()
+	s.ready.Store(true)
+	s.logger.Info("gust started", "endpoint", s.Endpoint(), "data", cfg.DataDir)
+	return nil
+}
+
+// Endpoint is the API base URL, e.g. http://127.0.0.1:9001.
+func (s *Server) Endpoint() string {
+	if s.listener == nil {
+		return ""
+	}
+	return "http://" + s.listener.Addr().String()
+}
+
+// Credentials are the access key pair clients sign with.
+func (s *Server) Credentials() (accessKeyID, secretAccessKey string) {
+	return s.creds.AccessKeyID, s.creds.SecretAccessKey
+}
+
+// Region is the region in every ARN and signature scope.
+func (s *Server) Region() string { return s.cfg.Region }
+
+// Pool exposes the environment manager's counts, for tests and metrics.
+func (s *Server) Pool() *envpool.Manager { return s.pool }
+
+// Shutdown stops accepting requests, drains in-flight invocations until ctx
+// ends, stops every execution environment and closes the stores. It is
+// safe to call more than once; later calls return the first result.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		s.ready.Store(false)
+		var errs []error
+		if s.http != nil {
+			if err := s.http.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+				_ = s.http.Close()
+			}
+		}
+		if s.stopWatch != nil {
+			s.stopWatch()
+		}
+		if s.pool != nil {
+			if err := s.pool.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.logs != nil {
+			errs = append(errs, s.logs.Close())
+		}
+		if s.store != nil {
+			errs = append(errs, s.store.Close())
+		}
+		if s.nats != nil {
+			errs = append(errs, s.nats.Close())
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
