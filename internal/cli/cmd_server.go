@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"gust/internal/config"
+	"gust/internal/server"
+)
+
+func (a *app) serverCommand() *cobra.Command {
+	cfg := config.Defaults()
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a Gust server",
+		Long: `Run a Gust server: the Lambda API on --listen, with functions, code and
+logs kept under --data.
+
+While it runs, the server writes <data>/server.json (mode 0600) with its
+endpoint, region and credentials; the other gust commands started in the
+same directory read it, so they need no configuration. The file is removed
+on shutdown.
+
+Clients sign requests with an access key pair: $GUST_ACCESS_KEY_ID and
+$GUST_SECRET_ACCESS_KEY when both are set, otherwise a pair generated on
+first start and kept in <data>/credentials.
+
+The first Ctrl-C (SIGINT or SIGTERM) drains in-flight invocations for up to
+30 s; a second one exits at once.`,
+		Example: `  gust server
+  gust server --listen 0.0.0.0:9001 --data /var/lib/gust
+  GUST_ACCESS_KEY_ID=AKIDGUST GUST_SECRET_ACCESS_KEY=secret gust server --log-level debug`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.DataDir = a.conn.dataDir
+			if a.conn.region != "" {
+				cfg.Region = a.conn.region
+			}
+			level, err := parseLogLevel(logLevel)
+			if err != nil {
+				return usageError{cmd: cmd, err: err}
+			}
+			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			return a.runServer(cmd.Context(), cfg, logger)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address the Lambda API listens on")
+	f.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account id used in every ARN")
+	f.IntVar(&cfg.MaxConcurrency, "max-concurrency", cfg.MaxConcurrency, "most invocations running at once, across all functions")
+	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long an idle execution environment is kept warm")
+	f.StringVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "how execution environments are confined: process")
+	f.StringVar(&cfg.NodePath, "node", "", "node binary for the nodejs runtimes (default: node on PATH)")
+	f.StringVar(&cfg.PythonPath, "python", "", "python binary for the python runtimes (default: python3 on PATH)")
+	f.StringVar(&logLevel, "log-level", "info", "server log level: debug, info, warn or error")
+	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("sandbox", cobra.FixedCompletions([]string{"process"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// runServer starts the server, publishes server.json and the banner, and
+// blocks until ctx ends; then it shuts down within cfg.ShutdownTimeout.
+func (a *app) runServer(ctx context.Context, cfg config.Server, logger *slog.Logger) error {
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("server: data dir: %w", err)
+	}
+	fromEnv := cfg.AccessKeyID != ""
+	srv, err := server.New(cfg, logger)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("server: start: %w", err)
+	}
+	a.draining.Store(true)
+
+	keyID, secret := srv.Credentials()
+	pid := os.Getpid()
+	info := serverInfo{
+		Endpoint:        srv.Endpoint(),
+		Region:          srv.Region(),
+		AccountID:       cfg.AccountID,
+		AccessKeyID:     keyID,
+		SecretAccessKey: secret,
+		PID:             pid,
+	}
+	infoErr := writeServerInfo(dataDir, info)
+	if infoErr == nil {
+		a.setOnForce(func() { _ = removeServerInfo(dataDir, pid) })
+	} else {
+		logger.Warn("clients will need GUST_ENDPOINT and credentials", "err", infoErr)
+	}
+	a.printBanner(info, fromEnv, dataDir)
+
+	<-ctx.Done()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("server: shutdown: %w", err))
+	}
+	if infoErr == nil {
+		if err := removeServerInfo(dataDir, pid); err != nil {
+			errs = append(errs, fmt.Errorf("server: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *app) printBanner(info serverInfo, fromEnv bool, dataDir string) {
+	source := "generated, kept in " + displayPath(filepath.Join(dataDir, credentialsFile))
+	if fromEnv {
+		source = "from $GUST_ACCESS_KEY_ID"
+	}
+	var b strings.Builder
+	fmt.Fprintln(&b, "Gust is running.")
+	fmt.Fprintf(&b, "  endpoint:    %s\n", info.Endpoint)
+	fmt.Fprintf(&b, "  region:      %s\n", info.Region)
+	fmt.Fprintf(&b, "  credentials: %s / %s  (%s)\n", info.AccessKeyID, info.SecretAccessKey, source)
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "Try it:")
+	envCmd := "gust env"
+	if def, err := filepath.Abs(defaultDataDir); err != nil || def != dataDir {
+		envCmd += " --data " + shellQuote(displayPath(dataDir))
+	}
+	fmt.Fprintf(&b, "  eval \"$(%s)\"\n", envCmd)
+	fmt.Fprintln(&b, "  aws lambda list-functions")
+	fmt.Fprint(a.stdout, b.String())
+}
+
+// displayPath shortens p relative to the working directory when it is
+// inside it.
+func displayPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	rel, err := filepath.Rel(wd, p)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return p
+	}
+	return rel
+}

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"gust/internal/cli"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"gust": func() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar. Each script gets a free
+// loopback port in $PORT, a fixed key pair for the server and the AWS
+// CLIs, and $AWSV1 / $AWSV2 naming the CLI binaries found (scripts skip
+// with [!exec:…] conditions when one is missing).
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			home := env.Getenv("WORK") + "/home"
+			if err := os.MkdirAll(home, 0o700); err != nil {
+				return err
+			}
+			for k, v := range map[string]string{
+				"PORT":                        port,
+				"ENDPOINT":                    "http://127.0.0.1:" + port,
+				"HOME":                        home,
+				"GUST_ACCESS_KEY_ID":          "AKIDGUSTE2E0000000",
+				"GUST_SECRET_ACCESS_KEY":      "e2e-secret-key-0000000000000000000000000",
+				"AWS_ACCESS_KEY_ID":           "AKIDGUSTE2E0000000",
+				"AWS_SECRET_ACCESS_KEY":       "e2e-secret-key-0000000000000000000000000",
+				"AWS_DEFAULT_REGION":          "us-east-1",
+				"AWS_CONFIG_FILE":             home + "/aws-config",
+				"AWS_SHARED_CREDENTIALS_FILE": home + "/aws-credentials",
+				"AWS_PAGER":                   "",
+				"AWSV1":                       awsV1(),
+				"AWSV2":                       "/usr/bin/aws",
+				"PATH":                        os.Getenv("PATH"),
+			} {
+				env.Setenv(k, v)
+			}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waithealthy": waitHealthy,
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "awsv1":
+				return awsV1() != "", nil
+			case "awsv2":
+				_, err := os.Stat("/usr/bin/aws")
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+	})
+}
+
+// awsV1 finds AWS CLI v1: the `aws` on PATH when it is not Debian's v2.
+func awsV1() string {
+	for _, dir := range strings.Split(os.Getenv("PATH"), ":") {
+		p := dir + "/aws"
+		if p == "/usr/bin/aws" || p == "/bin/aws" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		out, err := exec.Command(p, "--version").CombinedOutput()
+		if err == nil && strings.HasPrefix(string(out), "aws-cli/1.") {
+			return p
+		}
+	}
+	return ""
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port, nil
+}
+
+// waitHealthy polls $ENDPOINT/healthz until it answers 200 (at most 30 s).
+func waitHealthy(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: waithealthy")
+	}
+	url := ts.Getenv("ENDPOINT") + "/healthz"
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("server at %s not healthy after 30s", url)
+}

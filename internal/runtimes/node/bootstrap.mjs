@@ -1,0 +1,387 @@
+// Gust's Node.js runtime bootstrap: a Lambda Runtime API (2018-06-01)
+// client that loads the function's handler (ESM or CommonJS) from
+// LAMBDA_TASK_ROOT and serves invocations until the process is killed.
+//
+// It has no dependencies beyond Node's built-ins and imports as few as it
+// can: this file is on the cold-start path.
+import http from 'node:http';
+import { format } from 'node:util';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const env = process.env;
+const taskRoot = env.LAMBDA_TASK_ROOT || process.cwd();
+
+// ---- Runtime API client ------------------------------------------------
+
+const apiAddr = env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001';
+const colon = apiAddr.lastIndexOf(':');
+const apiHost = colon > 0 ? apiAddr.slice(0, colon).replace(/^\[|\]$/g, '') : apiAddr;
+const apiPort = colon > 0 ? Number(apiAddr.slice(colon + 1)) : 80;
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const prefix = '/2018-06-01/runtime';
+
+function call(method, urlPath, body, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: apiHost, port: apiPort, method, path: prefix + urlPath, agent, headers },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function post(urlPath, body, headers) {
+  const h = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
+  return call('POST', urlPath, body, Object.assign(h, headers));
+}
+
+// headerSafe keeps an error type usable as an HTTP header value.
+function headerSafe(s) {
+  const v = String(s).replace(/[^\x20-\x7e]/g, '_');
+  return v === '' ? 'Unhandled' : v;
+}
+
+// ---- logging -------------------------------------------------------------
+
+let currentRequestId; // undefined outside an invocation, as on AWS
+const levels = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, FATAL: 5 };
+const minLevel = levels[(env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] ?? 0;
+const jsonLogs = (env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+
+function writeLog(level, args) {
+  if (levels[level] < minLevel) return;
+  const message = format(...args);
+  const time = new Date().toISOString();
+  let line;
+  if (jsonLogs) {
+    line = JSON.stringify({ timestamp: time, level, requestId: currentRequestId, message }) + '\n';
+  } else {
+    line = `${time}\t${currentRequestId}\t${level}\t${message}\n`;
+  }
+  process.stdout.write(line);
+}
+
+for (const [method, level] of [['log', 'INFO'], ['info', 'INFO'], ['warn', 'WARN'],
+  ['error', 'ERROR'], ['debug', 'DEBUG'], ['trace', 'TRACE'], ['fatal', 'FATAL']]) {
+  console[method] = (...args) => writeLog(level, args);
+}
+
+// ---- errors ------------------------------------------------------------------
+
+function isErrorLike(e) {
+  return e instanceof Error || (e !== null && typeof e === 'object' &&
+    typeof e.name === 'string' && typeof e.message === 'string' && typeof e.stack === 'string');
+}
+
+// errorBody is the JSON the platform passes to the invoker (lambda-compat §3.3).
+function errorBody(e, typeOverride) {
+  try {
+    if (isErrorLike(e)) {
+      return {
+        errorType: typeOverride || e.name,
+        errorMessage: e.message,
+        trace: typeof e.stack === 'string' ? e.stack.split('\n') : [],
+      };
+    }
+    return { errorType: typeOverride || typeof e, errorMessage: String(e), trace: [] };
+  } catch {
+    return { errorType: typeOverride || 'handled', errorMessage: 'the thrown value could not be described', trace: [] };
+  }
+}
+
+function logError(label, body) {
+  const { trace, ...rest } = body;
+  writeLog('ERROR', [label, '\t' + JSON.stringify({ ...rest, stack: trace })]);
+}
+
+async function postInitError(body) {
+  logError('Uncaught Exception', body);
+  try {
+    await post('/init/error', JSON.stringify(body), { 'Lambda-Runtime-Function-Error-Type': headerSafe(body.errorType) });
+  } catch (e) {
+    process.stderr.write(`gust runtime: report init error: ${e.message}\n`);
+  }
+  process.exit(1);
+}
+
+class InitError extends Error {
+  constructor(type, message, cause) {
+    super(message);
+    this.name = type;
+    if (cause && typeof cause.stack === 'string') this.stack = cause.stack;
+  }
+}
+
+// ---- loading the handler -----------------------------------------------
+
+const extensions = ['.js', '.mjs', '.cjs'];
+
+function isModuleJS(file) {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const pj = path.join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        return JSON.parse(readFileSync(pj, 'utf8')).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (dir === path.dirname(dir)) return false;
+  }
+}
+
+function findFile(base) {
+  for (const ext of extensions) {
+    const f = base + ext;
+    try {
+      if (statSync(f).isFile()) return f;
+    } catch { /* try the next one */ }
+  }
+  return null;
+}
+
+async function loadModule(file, esm) {
+  if (!esm) {
+    try {
+      return createRequire(file)(file);
+    } catch (e) {
+      if (e && e.code !== 'ERR_REQUIRE_ESM') throw e;
+    }
+  }
+  return import(pathToFileURL(file).href);
+}
+
+function classifyLoadError(e, moduleName) {
+  if (e instanceof InitError) return e;
+  if (e instanceof SyntaxError) {
+    return new InitError('Runtime.UserCodeSyntaxError', `${e.name}: ${e.message}`, e);
+  }
+  if (e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND')) {
+    return new InitError('Runtime.ImportModuleError', `Error: ${e.message}`, e);
+  }
+  return e;
+}
+
+async function loadHandler(handlerString) {
+  if (!handlerString) {
+    throw new InitError('Runtime.MalformedHandlerName', 'Bad handler: _HANDLER is empty');
+  }
+  if (handlerString.includes('..')) {
+    throw new InitError('Runtime.MalformedHandlerName',
+      `'${handlerString}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`);
+  }
+  const slash = handlerString.lastIndexOf('/');
+  const moduleRoot = handlerString.slice(0, slash + 1);
+  const rest = handlerString.slice(slash + 1);
+  const dot = rest.indexOf('.');
+  if (dot <= 0 || dot === rest.length - 1) {
+    throw new InitError('Runtime.MalformedHandlerName', `Bad handler ${handlerString}`);
+  }
+  const moduleName = rest.slice(0, dot);
+  const exportPath = rest.slice(dot + 1);
+  const base = path.resolve(taskRoot, moduleRoot, moduleName);
+
+  let mod;
+  try {
+    let file = findFile(base);
+    if (file === null) {
+      // As on AWS: fall back to Node's resolution (a directory, or a package in node_modules).
+      try {
+        file = createRequire(path.join(path.dirname(base), 'noop.js')).resolve(moduleName, { paths: [path.dirname(base), taskRoot] });
+      } catch {
+        throw new InitError('Runtime.ImportModuleError',
+          `Error: Cannot find module '${moduleName}'\nRequire stack:\n- ${fileURLToPath(import.meta.url)}`);
+      }
+    }
+    const esm = file.endsWith('.mjs') || (file.endsWith('.js') && isModuleJS(file));
+    mod = await loadModule(file, esm);
+  } catch (e) {
+    throw classifyLoadError(e, moduleName);
+  }
+
+  let fn = mod;
+  for (const part of exportPath.split('.')) {
+    fn = fn == null ? undefined : fn[part];
+  }
+  if (fn === undefined && mod && mod.default && typeof mod.default === 'object') {
+    // CommonJS loaded through import() exposes module.exports as default.
+    fn = mod.default;
+    for (const part of exportPath.split('.')) fn = fn == null ? undefined : fn[part];
+  }
+  if (fn === undefined || fn === null) {
+    throw new InitError('Runtime.HandlerNotFound', `${moduleRoot}${rest} is undefined or not exported`);
+  }
+  if (typeof fn !== 'function') {
+    throw new InitError('Runtime.HandlerNotFound', `${moduleRoot}${rest} is not a function`);
+  }
+  return fn;
+}
+
+// ---- invocations -----------------------------------------------------------
+
+let active = null; // the invocation being served, or null between invocations
+let onEmptyLoop = null; // what to do when the event loop drains (callback handlers)
+
+process.on('beforeExit', () => {
+  const f = onEmptyLoop;
+  onEmptyLoop = null;
+  if (f) f();
+});
+
+function parseJSONHeader(v) {
+  if (!v) return undefined;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return undefined;
+  }
+}
+
+async function fatal(type, label, e) {
+  const body = errorBody(e, type);
+  if (type === 'Runtime.UnhandledPromiseRejection') {
+    body.errorMessage = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  }
+  logError(label, body);
+  const inv = active;
+  if (inv && !inv.done) {
+    inv.done = true;
+    try {
+      await post(`/invocation/${encodeURIComponent(inv.id)}/error`, JSON.stringify(body),
+        { 'Lambda-Runtime-Function-Error-Type': headerSafe(body.errorType) });
+    } catch { /* the platform sees the exit */ }
+  }
+  process.exit(1);
+}
+
+process.on('unhandledRejection', (reason) => { fatal('Runtime.UnhandledPromiseRejection', 'Unhandled Promise Rejection', reason); });
+process.on('uncaughtException', (err) => { fatal(undefined, 'Uncaught Exception', err); });
+
+// serve runs one invocation and resolves after its outcome has been posted.
+function serve(handler, res) {
+  const h = res.headers;
+  const id = String(h['lambda-runtime-aws-request-id'] || '');
+  const deadline = Number(h['lambda-runtime-deadline-ms']) || Date.now() + 3000;
+  if (h['lambda-runtime-trace-id']) env._X_AMZN_TRACE_ID = String(h['lambda-runtime-trace-id']);
+  else delete env._X_AMZN_TRACE_ID;
+
+  return new Promise((resolve) => {
+    const inv = { id, done: false };
+    active = inv;
+    currentRequestId = id;
+
+    const finish = async (err, result) => {
+      if (inv.done) return;
+      inv.done = true;
+      onEmptyLoop = null;
+      try {
+        if (err === undefined || err === null) {
+          let payload;
+          try {
+            payload = JSON.stringify(result === undefined ? null : result);
+          } catch (e) {
+            err = { name: 'Runtime.MarshalError', message: `Unable to stringify response body: ${e.message}`, stack: '' };
+          }
+          if (err === undefined || err === null) {
+            const r = await post(`/invocation/${encodeURIComponent(id)}/response`, payload === undefined ? 'null' : payload);
+            if (r.status >= 300) process.stderr.write(`gust runtime: response rejected: ${r.status} ${r.body}\n`);
+          }
+        }
+        if (err !== undefined && err !== null) {
+          const body = errorBody(err);
+          if (body.errorType === 'Runtime.MarshalError') body.trace = [];
+          logError('Invoke Error', body);
+          await post(`/invocation/${encodeURIComponent(id)}/error`, JSON.stringify(body),
+            { 'Lambda-Runtime-Function-Error-Type': headerSafe(body.errorType) });
+        }
+      } catch (e) {
+        process.stderr.write(`gust runtime: report result: ${e.message}\n`);
+        process.exit(1);
+      }
+      if (active === inv) active = null;
+      currentRequestId = undefined;
+      resolve();
+    };
+
+    const context = {
+      callbackWaitsForEmptyEventLoop: true,
+      functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+      functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+      invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
+      memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+      awsRequestId: id,
+      logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+      logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+      identity: parseJSONHeader(h['lambda-runtime-cognito-identity']),
+      clientContext: parseJSONHeader(h['lambda-runtime-client-context']),
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      succeed: (result) => { finish(null, result); },
+      fail: (err) => { finish(err ?? 'handled'); },
+      done: (err, result) => { finish(err, result); },
+    };
+    const tenant = h['lambda-runtime-aws-tenant-id'];
+    if (tenant) context.tenantId = tenant;
+
+    const callback = (err, result) => {
+      if (inv.done) return;
+      if (context.callbackWaitsForEmptyEventLoop) {
+        onEmptyLoop = () => finish(err, result);
+      } else {
+        finish(err, result);
+      }
+    };
+    // A handler that neither returns a promise nor calls back answers null
+    // once the event loop drains, as on AWS.
+    onEmptyLoop = () => finish(null, null);
+
+    let event;
+    try {
+      event = res.body.length === 0 ? {} : JSON.parse(res.body.toString('utf8'));
+    } catch (e) {
+      finish({ name: 'Runtime.UnmarshalError', message: `Unable to parse event: ${e.message}`, stack: '' });
+      return;
+    }
+    try {
+      const out = handler(event, context, callback);
+      if (out && typeof out.then === 'function') {
+        out.then((r) => finish(null, r), (e) => finish(e ?? 'handled'));
+      }
+    } catch (e) {
+      finish(e ?? 'handled');
+    }
+  });
+}
+
+async function main() {
+  let handler;
+  try {
+    handler = await loadHandler(env._HANDLER);
+  } catch (e) {
+    await postInitError(errorBody(e));
+    return;
+  }
+  for (;;) {
+    let res;
+    try {
+      res = await call('GET', '/invocation/next');
+    } catch (e) {
+      process.stderr.write(`gust runtime: next invocation: ${e.message}\n`);
+      process.exit(1);
+    }
+    if (res.status !== 200) {
+      process.stderr.write(`gust runtime: next invocation: HTTP ${res.status}: ${res.body}\n`);
+      process.exit(1);
+    }
+    await serve(handler, res);
+  }
+}
+
+main();

@@ -1,0 +1,50 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Watch calls fn(name) each time any stored state of a function changes:
+// $LATEST, a published version, its version counter, or its deletion. It
+// reports only changes made after Watch returns, from any node, in commit
+// order, one call at a time; fn must not block for long. Watch starts one
+// goroutine, which stops when ctx is done, when the Store is closed, or when
+// the NATS connection closes. It returns ErrClosed after Close.
+func (s *Store) Watch(ctx context.Context, fn func(name string)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	w, err := s.kv.Watch(ctx, allFunctionsFilter(), jetstream.UpdatesOnly())
+	if err != nil {
+		return fmt.Errorf("watch functions: %w", err)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer stopWatcher(w)
+		for {
+			select {
+			case e, ok := <-w.Updates():
+				if !ok {
+					if ctx.Err() == nil && s.ctx.Err() == nil {
+						s.log.Warn("watch functions: watcher closed")
+					}
+					return
+				}
+				if e != nil {
+					fn(keyFunctionName(e.Key()))
+				}
+			case <-ctx.Done():
+				return
+			case <-s.ctx.Done():
+				return
+			}
+		}
+	}()
+	return nil
+}
