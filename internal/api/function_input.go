@@ -8,13 +8,13 @@ import (
 // and UpdateFunctionConfiguration. Pointers distinguish "left out" (keep)
 // from a zero value.
 type functionInput struct {
-	Runtime          *string `json:"Runtime"`
-	Role             *string `json:"Role"`
-	Handler          *string `json:"Handler"`
-	Description      *string `json:"Description"`
-	Timeout          *int    `json:"Timeout"`
-	MemorySize       *int    `json:"MemorySize"`
-	Environment      *struct {
+	Runtime     *string `json:"Runtime"`
+	Role        *string `json:"Role"`
+	Handler     *string `json:"Handler"`
+	Description *string `json:"Description"`
+	Timeout     *int    `json:"Timeout"`
+	MemorySize  *int    `json:"MemorySize"`
+	Environment *struct {
 		Variables map[string]string `json:"Variables"`
 	} `json:"Environment"`
 	EphemeralStorage *struct {

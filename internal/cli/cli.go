@@ -151,7 +151,7 @@ in the current directory (or --data, or GUST_ENDPOINT).`,
 		Example: `  gust server
   gust deploy ./hello --name hello --runtime nodejs20.x --handler index.handler
   gust invoke hello --payload '{"name":"gust"}'
-  eval "$(gust env)"; aws lambda list-functions`,
+  eval "$(gust env)"; aws lambda list-functions --endpoint-url "$AWS_ENDPOINT_URL"`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -141,7 +141,9 @@ func (a *app) printBanner(info serverInfo, fromEnv bool, dataDir string) {
 		envCmd += " --data " + shellQuote(displayPath(dataDir))
 	}
 	fmt.Fprintf(&b, "  eval \"$(%s)\"\n", envCmd)
-	fmt.Fprintln(&b, "  aws lambda list-functions")
+	// --endpoint-url rather than AWS_ENDPOINT_URL alone: AWS CLI v2 before
+	// 2.13 (Debian's awscli) ignores the variable and would call AWS.
+	fmt.Fprintf(&b, "  aws lambda list-functions --endpoint-url %s\n", info.Endpoint)
 	fmt.Fprint(a.stdout, b.String())
 }
 

@@ -61,7 +61,7 @@ func TestBanner(t *testing.T) {
 			"  endpoint:    http://127.0.0.1:9001\n",
 			"  region:      us-east-1\n",
 			"  credentials: AKGUKEY / sekrit  (generated, kept in " + filepath.Join(".gust", "credentials") + ")\n",
-			"Try it:\n  eval \"$(gust env)\"\n  aws lambda list-functions\n",
+			"Try it:\n  eval \"$(gust env)\"\n  aws lambda list-functions --endpoint-url http://127.0.0.1:9001\n",
 		}},
 		{"other data dir, keys from env", "/srv/gust data", true, []string{
 			"(from $GUST_ACCESS_KEY_ID)",
