@@ -62,8 +62,10 @@ func (a *API) createFunction(w http.ResponseWriter, r *http.Request, body []byte
 		Architectures: in.Architectures,
 		Tags:          in.Tags,
 	}
-	in.apply(fn)
+	// Defaults first: a member given explicitly (Timeout 0) must be
+	// validated, not replaced by its default.
 	fn.ApplyDefaults()
+	in.apply(fn)
 	if err := fn.Validate(); err != nil {
 		return err
 	}
