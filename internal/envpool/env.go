@@ -83,6 +83,7 @@ func (m *Manager) launch(ctx context.Context, p *pool, spec LaunchSpec) (*Env, e
 	go func() {
 		<-proc.Done()
 		cancel(fmt.Errorf("%w: %s", ErrRuntimeExited, sandbox.ExitDescription(proc.Err())))
+		m.dropExited(e)
 	}()
 	return e, nil
 }

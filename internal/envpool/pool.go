@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -111,15 +112,24 @@ func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID st
 		m.pools[key] = p
 	}
 	m.busy++
-	if n := len(p.idle); n > 0 {
+	var dead []*Env // exited while idle, before dropExited got to them
+	for n := len(p.idle); n > 0; n = len(p.idle) {
 		e := p.idle[n-1]
+		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
+		if e.exited.Err() != nil {
+			p.total--
+			dead = append(dead, e)
+			continue
+		}
 		m.mu.Unlock()
+		m.forgetAll(dead)
 		return e, nil
 	}
 	p.total++
 	wait := p.backoff()
 	m.mu.Unlock()
+	m.forgetAll(dead)
 
 	e, err := m.coldStart(ctx, p, wait, requestID)
 	if err != nil {
@@ -180,14 +190,12 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 		if errors.As(err, &lerr) {
 			return nil, err
 		}
-		const t = "Runtime.InvalidEntrypoint"
-		return nil, &InitFailure{ErrorType: t, Payload: PlatformError(t, requestID, err.Error())}
+		return nil, m.entrypointFailure(p, requestID, err.Error())
 	}
 	start := time.Now()
 	e, err := m.launch(ctx, p, spec)
 	if err != nil {
-		const t = "Runtime.InvalidEntrypoint"
-		return nil, &InitFailure{ErrorType: t, Payload: PlatformError(t, requestID, unwrapStart(err))}
+		return nil, m.entrypointFailure(p, requestID, unwrapStart(err))
 	}
 	ictx, cancel := context.WithTimeoutCause(ctx, m.opts.InitTimeout, errInitTimeout)
 	err = e.waitInit(ictx)
@@ -219,18 +227,37 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 	}
 	m.forget(e)
 	e.out.settle(50 * time.Millisecond)
+	logInitFailure(e.out, p.fn, requestID, fail, e.proc.SampleMemory()>>20)
+	return nil, fail
+}
+
+// entrypointFailure is the InitFailure of a runtime that could not be
+// started at all. Its log lines go to a stream of their own, as no
+// environment was made.
+func (m *Manager) entrypointFailure(p *pool, requestID, text string) *InitFailure {
+	const t = "Runtime.InvalidEntrypoint"
+	fail := &InitFailure{ErrorType: t, Payload: PlatformError(t, requestID, text)}
+	out := newOutput(nil, m.opts.Logs, p.fn.Logging.LogGroup, newStreamName(p.fn.Version, time.Now()))
+	out.beginTail()
+	out.platform("RequestId: " + requestID + " Error: " + text)
+	logInitFailure(out, p.fn, requestID, fail, 0)
+	return fail
+}
+
+// logInitFailure writes the platform lines of a failed init (INIT_REPORT,
+// START, END, REPORT) and sets fail.Log to the tail.
+func logInitFailure(out *output, fn *lambda.Function, requestID string, fail *InitFailure, memMB int64) {
 	status := "error\tError Type: " + fail.ErrorType
 	if fail.ErrorType == "Sandbox.Timedout" {
 		status = "timeout"
 	}
 	initMs := float64(fail.Duration.Microseconds()) / 1000
-	e.out.platform(fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: %s", initMs, status))
-	e.out.platform("START RequestId: " + requestID + " Version: " + p.fn.Version)
-	e.out.platform("END RequestId: " + requestID)
-	e.out.platform(fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\tStatus: %s",
-		requestID, initMs, int64(ceilMs(initMs)), p.fn.MemorySize, max(e.proc.SampleMemory()>>20, 1), status))
-	fail.Log = e.out.endTail()
-	return nil, fail
+	out.platform(fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: %s", initMs, status))
+	out.platform("START RequestId: " + requestID + " Version: " + fn.Version)
+	out.platform("END RequestId: " + requestID)
+	out.platform(fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\tStatus: %s",
+		requestID, initMs, int64(ceilMs(initMs)), fn.MemorySize, max(memMB, 1), status))
+	fail.Log = out.endTail()
 }
 
 var errInitTimeout = errors.New("init timed out")
@@ -241,7 +268,9 @@ func (m *Manager) Release(e *Env) {
 	m.mu.Lock()
 	m.busy--
 	p := e.pool
-	if e.broken.Load() || p.stale || m.closed {
+	// A runtime may exit right after answering (aws-lambda-go does after a
+	// panic): such an environment must not go back to the idle stack.
+	if e.broken.Load() || e.exited.Err() != nil || p.stale || m.closed {
 		p.total--
 		m.dropIfEmpty(p)
 		m.mu.Unlock()
@@ -251,6 +280,31 @@ func (m *Manager) Release(e *Env) {
 	e.lastUsed = time.Now()
 	p.idle = append(p.idle, e)
 	m.mu.Unlock()
+}
+
+// dropExited removes an environment whose process exited from its pool's
+// idle stack, so it is never handed out. Busy and starting environments
+// are left to Release and coldStart. It runs after e.exited is cancelled,
+// so an environment Release puts back later is seen exited there.
+func (m *Manager) dropExited(e *Env) {
+	m.mu.Lock()
+	p := e.pool
+	i := slices.Index(p.idle, e)
+	if i >= 0 {
+		p.idle = slices.Delete(p.idle, i, i+1)
+		p.total--
+		m.dropIfEmpty(p)
+	}
+	m.mu.Unlock()
+	if i >= 0 {
+		m.forget(e)
+	}
+}
+
+func (m *Manager) forgetAll(envs []*Env) {
+	for _, e := range envs {
+		m.forget(e)
+	}
 }
 
 // forget kills an environment and drops it from the live set.
