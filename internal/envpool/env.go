@@ -33,6 +33,9 @@ type Env struct {
 	exited context.Context
 
 	initDuration time.Duration // set on a cold start, cleared by the first invoke
+	// deadline, when set, ends the first invocation instead of its own
+	// timeout: an init retried inside the invocation used part of it.
+	deadline time.Time
 	cold         bool
 	lastUsed     time.Time // guarded by the pool's manager mutex
 	broken       atomic.Bool
@@ -145,6 +148,10 @@ type Outcome struct {
 	InitDuration time.Duration
 	MaxMemoryMB  int64
 	Log          []byte // the invocation's log tail (last 4 KB), START…REPORT
+	// Undelivered reports that the runtime exited before it took the event
+	// (some runtimes exit just after answering, e.g. after a panic): the
+	// function never saw it, so it may run on another environment.
+	Undelivered bool
 }
 
 // FunctionError reports whether the outcome is a function error.
@@ -157,9 +164,16 @@ func (o *Outcome) FunctionError() bool { return o.ErrorType != "" }
 // and counted from now.
 func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version string) Outcome {
 	fn := e.fn
+	if e.exited.Err() != nil {
+		e.broken.Store(true)
+		return Outcome{Undelivered: true}
+	}
 	timeout := time.Duration(fn.Timeout) * time.Second
 	start := time.Now()
 	inv.Deadline = start.Add(timeout)
+	if !e.deadline.IsZero() {
+		inv.Deadline, e.deadline = e.deadline, time.Time{}
+	}
 	e.out.beginTail()
 	e.out.platform("START RequestId: " + inv.RequestID + " Version: " + version)
 
@@ -173,6 +187,10 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 
 	var o Outcome
 	switch {
+	case errors.Is(err, runtimeapi.ErrNotDelivered) && errors.Is(err, ErrRuntimeExited):
+		e.broken.Store(true)
+		e.out.endTail()
+		return Outcome{Undelivered: true}
 	case err == nil:
 		o.Payload, o.ErrorType = res.Payload, res.ErrorType
 		o.Duration = res.Finished.Sub(res.Started)

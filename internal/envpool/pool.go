@@ -197,9 +197,23 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 	if err != nil {
 		return nil, m.entrypointFailure(p, requestID, unwrapStart(err))
 	}
-	ictx, cancel := context.WithTimeoutCause(ctx, m.opts.InitTimeout, errInitTimeout)
-	err = e.waitInit(ictx)
-	cancel()
+	phase := "init"
+	err = m.waitInit(ctx, e, m.opts.InitTimeout, errInitTimeout)
+	if errors.Is(err, errInitTimeout) {
+		// Lambda's rule: an init that overruns its limit is retried as part
+		// of the invocation, under the function's own timeout.
+		m.forget(e)
+		e.out.settle(50 * time.Millisecond)
+		e.out.platform(fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: timeout", msSince(start)))
+		e.out.endTail()
+		phase, start = "invoke", time.Now()
+		budget := time.Duration(p.fn.Timeout) * time.Second
+		if e, err = m.launch(ctx, p, spec); err != nil {
+			return nil, m.entrypointFailure(p, requestID, unwrapStart(err))
+		}
+		err = m.waitInit(ctx, e, budget, errTimedOut)
+		e.deadline = start.Add(budget)
+	}
 	if err == nil {
 		e.initDuration = time.Since(start)
 		e.out.endTail() // init output is in the stream, not in the first invoke's tail
@@ -213,10 +227,11 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 		if fail.ErrorType == "" {
 			fail.ErrorType = "Runtime.Unknown"
 		}
-	case errors.Is(err, errInitTimeout):
+	case errors.Is(err, errTimedOut):
 		fail.ErrorType = "Sandbox.Timedout"
-		fail.Payload = PlatformError(fail.ErrorType, requestID,
-			fmt.Sprintf("Init phase timed out after %.2f seconds", m.opts.InitTimeout.Seconds()))
+		msg := fmt.Sprintf("Task timed out after %.2f seconds", float64(p.fn.Timeout))
+		fail.Payload = PlatformError(fail.ErrorType, requestID, msg)
+		e.out.platform(time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + requestID + " " + msg)
 	case errors.Is(err, ErrRuntimeExited):
 		e.kill()
 		fail.ErrorType = "Runtime.ExitError"
@@ -227,9 +242,18 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 	}
 	m.forget(e)
 	e.out.settle(50 * time.Millisecond)
-	logInitFailure(e.out, p.fn, requestID, fail, e.proc.SampleMemory()>>20)
+	logInitFailure(e.out, p.fn, requestID, phase, fail, e.proc.SampleMemory()>>20)
 	return nil, fail
 }
+
+// waitInit waits at most limit for e's init; past it the error is cause.
+func (m *Manager) waitInit(ctx context.Context, e *Env, limit time.Duration, cause error) error {
+	ictx, cancel := context.WithTimeoutCause(ctx, limit, cause)
+	defer cancel()
+	return e.waitInit(ictx)
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
 // entrypointFailure is the InitFailure of a runtime that could not be
 // started at all. Its log lines go to a stream of their own, as no
@@ -240,19 +264,20 @@ func (m *Manager) entrypointFailure(p *pool, requestID, text string) *InitFailur
 	out := newOutput(nil, m.opts.Logs, p.fn.Logging.LogGroup, newStreamName(p.fn.Version, time.Now()))
 	out.beginTail()
 	out.platform("RequestId: " + requestID + " Error: " + text)
-	logInitFailure(out, p.fn, requestID, fail, 0)
+	logInitFailure(out, p.fn, requestID, "init", fail, 0)
 	return fail
 }
 
 // logInitFailure writes the platform lines of a failed init (INIT_REPORT,
-// START, END, REPORT) and sets fail.Log to the tail.
-func logInitFailure(out *output, fn *lambda.Function, requestID string, fail *InitFailure, memMB int64) {
+// START, END, REPORT) and sets fail.Log to the tail. phase is "init", or
+// "invoke" for an init retried inside the invocation.
+func logInitFailure(out *output, fn *lambda.Function, requestID, phase string, fail *InitFailure, memMB int64) {
 	status := "error\tError Type: " + fail.ErrorType
 	if fail.ErrorType == "Sandbox.Timedout" {
 		status = "timeout"
 	}
 	initMs := float64(fail.Duration.Microseconds()) / 1000
-	out.platform(fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: %s", initMs, status))
+	out.platform(fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: %s\tStatus: %s", initMs, phase, status))
 	out.platform("START RequestId: " + requestID + " Version: " + fn.Version)
 	out.platform("END RequestId: " + requestID)
 	out.platform(fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\tStatus: %s",

@@ -32,6 +32,10 @@ type Pool interface {
 	Release(e *envpool.Env)
 }
 
+// maxDeliveryAttempts bounds how often an event is offered to a fresh
+// environment after the one it was queued on exited.
+const maxDeliveryAttempts = 3
+
 // Invocation types.
 const (
 	TypeRequestResponse = "RequestResponse"
@@ -179,32 +183,43 @@ func (s *Service) Invoke(ctx context.Context, req Request) (*Response, error) {
 	}
 
 	resp := &Response{StatusCode: http.StatusOK, RequestID: requestID, ExecutedVersion: fn.Version}
-	env, err := s.pool.Acquire(ctx, fn, requestID)
-	if err != nil {
-		var fail *envpool.InitFailure
-		if errors.As(err, &fail) {
-			resp.FunctionError = "Unhandled"
-			resp.Payload = fail.Payload
-			if req.LogType == "Tail" {
-				resp.LogResult = base64.StdEncoding.EncodeToString(fail.Log)
-			}
-			return resp, nil
-		}
-		if errors.Is(err, envpool.ErrClosed) {
-			return nil, lambda.KindServiceUnavailable.Errorf("Gust is shutting down.")
-		}
-		return nil, err
-	}
-	out := env.Invoke(ctx, runtimeapi.Invocation{
+	inv := runtimeapi.Invocation{
 		RequestID:          requestID,
 		Payload:            payload,
 		InvokedFunctionARN: invoked,
 		ClientContext:      clientContext,
 		TraceID:            req.TraceID,
 		TenantID:           req.TenantID,
-	}, fn.Version)
-	s.pool.Release(env)
-
+	}
+	var out envpool.Outcome
+	// An event the runtime never took (its process exited first) is run
+	// again on another environment; the function saw it at most once.
+	for range maxDeliveryAttempts {
+		env, err := s.pool.Acquire(ctx, fn, requestID)
+		if err != nil {
+			var fail *envpool.InitFailure
+			if errors.As(err, &fail) {
+				resp.FunctionError = "Unhandled"
+				resp.Payload = fail.Payload
+				if req.LogType == "Tail" {
+					resp.LogResult = base64.StdEncoding.EncodeToString(fail.Log)
+				}
+				return resp, nil
+			}
+			if errors.Is(err, envpool.ErrClosed) {
+				return nil, lambda.KindServiceUnavailable.Errorf("Gust is shutting down.")
+			}
+			return nil, err
+		}
+		out = env.Invoke(ctx, inv, fn.Version)
+		s.pool.Release(env)
+		if !out.Undelivered {
+			break
+		}
+	}
+	if out.Undelivered {
+		return nil, lambda.KindService.Errorf("The function's execution environments kept exiting before taking the event.")
+	}
 	resp.Payload = out.Payload
 	if out.FunctionError() {
 		resp.FunctionError = "Unhandled"

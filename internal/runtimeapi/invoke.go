@@ -69,7 +69,9 @@ func (s *Server) WaitReady(ctx context.Context) error {
 // inv.RequestID.
 //
 // If ctx ends first it returns context.Cause(ctx) and the server is left
-// Failed: every later call errors and the caller discards the env. A ctx
+// Failed: every later call errors and the caller discards the env. When
+// the runtime had not yet taken the event, the error also wraps
+// ErrNotDelivered. A ctx
 // that has already ended when Invoke is called changes nothing. Only one
 // Invoke runs at a time; a concurrent call returns ErrBusy at once. Before
 // init ends Invoke returns ErrNotReady, after an init error the *InitError.
@@ -97,11 +99,15 @@ func (s *Server) Invoke(ctx context.Context, inv Invocation) (Result, error) {
 			<-s.done
 			return s.finish(), nil
 		}
+		delivered := s.st != stateQueued
 		s.fireLocked(eventFail) // Queued or Invoking; Closed stays Closed
 		s.invoking = false
 		s.inv.Payload = nil
 		s.mu.Unlock()
-		s.log.Debug("invoke ended before the runtime answered", "requestId", inv.RequestID, "cause", context.Cause(ctx))
+		s.log.Debug("invoke ended before the runtime answered", "requestId", inv.RequestID, "delivered", delivered, "cause", context.Cause(ctx))
+		if !delivered {
+			return Result{}, fmt.Errorf("%w: %w", ErrNotDelivered, context.Cause(ctx))
+		}
 		return Result{}, context.Cause(ctx)
 	case <-s.closed:
 		s.mu.Lock()

@@ -23,6 +23,10 @@ var (
 	ErrBusy = errors.New("runtime api busy with another invoke")
 	// ErrNotReady: the runtime has not finished init (call WaitReady first).
 	ErrNotReady = errors.New("runtime not ready")
+	// ErrNotDelivered is wrapped into Invoke's error when its context
+	// ended before the runtime took the event with /next: the function
+	// never saw it, so it may be retried elsewhere.
+	ErrNotDelivered = errors.New("event not delivered to the runtime")
 )
 
 // Options configure a Server.

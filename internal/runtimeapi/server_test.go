@@ -352,8 +352,12 @@ func TestInvokeContextEnds(t *testing.T) {
 				waitState(t, s, stateQueued)
 			}
 			cancel(cause)
-			if got := recv(t, done, "Invoke"); !errors.Is(got.err, cause) {
+			got := recv(t, done, "Invoke")
+			if !errors.Is(got.err, cause) {
 				t.Fatalf("Invoke = %v, want the cause %v", got.err, cause)
+			}
+			if undelivered := errors.Is(got.err, ErrNotDelivered); undelivered == tt.deliver {
+				t.Fatalf("Invoke = %v: ErrNotDelivered is %v, want %v", got.err, undelivered, !tt.deliver)
 			}
 			if _, err := s.Invoke(ctxTimeout(t), Invocation{RequestID: "b"}); !errors.Is(err, ErrFailed) {
 				t.Errorf("later Invoke = %v, want ErrFailed", err)
