@@ -4,26 +4,56 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"time"
 )
 
 // maxTreeWalk bounds how many processes one memory sample visits, so a
 // fork bomb cannot make sampling expensive.
 const maxTreeWalk = 256
 
+// fullWalkEvery is how often SampleMemory looks at the children of every
+// thread rather than of main threads only. Runtimes fork from their main
+// thread (Node, Python); a Go runtime may fork from any thread, which the
+// periodic full walk catches.
+const fullWalkEvery = 8
+
+// minSampleInterval spaces reads of /proc: a high-water mark only grows,
+// so within this interval the last peak is still the answer, and a busy
+// warm environment costs a few /proc reads a second rather than one per
+// invocation (reading a Node process's status file costs ~50 µs).
+const minSampleInterval = 100 * time.Millisecond
+
 // SampleMemory returns the peak resident memory of the process tree in
 // bytes: the sum of each live member's high-water mark (VmHWM), walking
-// from the leader through /proc/<pid>/task/<tid>/children. It records the
+// from the leader through the children files under /proc. It records the
 // largest value seen and returns that, so a child that peaked and exited
-// still counts. It reads a few small /proc files; callers sample at invoke
-// boundaries.
+// still counts. It is on the invoke path, so it reads as little as it can:
+// nothing within minSampleInterval of the last read, else one status file
+// per process, and the main thread's children except on every
+// fullWalkEvery-th read (and the first).
 func (p *Process) SampleMemory() int64 {
+	now := time.Now()
+	p.mu.Lock()
+	if !p.lastSample.IsZero() && now.Sub(p.lastSample) < minSampleInterval {
+		peak := p.peak
+		p.mu.Unlock()
+		return peak
+	}
+	p.lastSample = now
+	full := p.samples%fullWalkEvery == 0
+	p.samples++
+	p.mu.Unlock()
 	var total int64
 	queue := []int{p.pgid}
 	for visited := 0; len(queue) > 0 && visited < maxTreeWalk; visited++ {
 		pid := queue[0]
 		queue = queue[1:]
 		total += readHWM(pid)
-		queue = append(queue, readChildren(pid)...)
+		if full {
+			queue = append(queue, readChildren(pid)...)
+		} else {
+			queue = append(queue, readMainChildren(pid)...)
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -58,6 +88,25 @@ func readHWM(pid int) int64 {
 	return kb * 1024
 }
 
+// readMainChildren lists the children of pid's main thread.
+func readMainChildren(pid int) []int {
+	id := strconv.Itoa(pid)
+	b, err := os.ReadFile("/proc/" + id + "/task/" + id + "/children")
+	if err != nil {
+		return nil
+	}
+	return parsePids(b, nil)
+}
+
+func parsePids(b []byte, into []int) []int {
+	for _, f := range bytes.Fields(b) {
+		if k, err := strconv.Atoi(string(f)); err == nil {
+			into = append(into, k)
+		}
+	}
+	return into
+}
+
 // readChildren lists the children of every thread of pid.
 func readChildren(pid int) []int {
 	base := "/proc/" + strconv.Itoa(pid) + "/task/"
@@ -71,11 +120,7 @@ func readChildren(pid int) []int {
 		if err != nil {
 			continue
 		}
-		for _, f := range bytes.Fields(b) {
-			if k, err := strconv.Atoi(string(f)); err == nil {
-				kids = append(kids, k)
-			}
-		}
+		kids = parsePids(b, kids)
 	}
 	return kids
 }

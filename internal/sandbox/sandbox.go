@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Spec describes one environment's process.
@@ -36,9 +37,11 @@ type Process struct {
 	done chan struct{}
 	err  error // set before done is closed
 
-	mu     sync.Mutex
-	killed bool
-	peak   int64 // peak RSS bytes of the tree seen by Sample
+	mu         sync.Mutex
+	killed     bool
+	peak       int64     // peak RSS bytes of the tree seen by SampleMemory
+	samples    int       // reads of /proc by SampleMemory
+	lastSample time.Time // when SampleMemory last read /proc
 }
 
 // ErrKilled is the exit error of a process stopped by Kill.
