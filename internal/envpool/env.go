@@ -36,9 +36,9 @@ type Env struct {
 	// deadline, when set, ends the first invocation instead of its own
 	// timeout: an init retried inside the invocation used part of it.
 	deadline time.Time
-	cold         bool
-	lastUsed     time.Time // guarded by the pool's manager mutex
-	broken       atomic.Bool
+	cold     bool
+	lastUsed time.Time // guarded by the pool's manager mutex
+	broken   atomic.Bool
 }
 
 // ErrRuntimeExited is the cause used when an environment's process exits.

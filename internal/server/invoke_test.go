@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -399,9 +400,14 @@ func TestInvokeFunctionErrors(t *testing.T) {
 	t.Run("GoPanic", func(t *testing.T) {
 		before := s.Pool().Stats().Total
 		inv := invokeTail(t, c, "go", `{"action":"panic"}`)
-		body := errorBody(t, inv, "errorMessage", "errorType", "stackTrace")
-		if body["errorMessage"] != "requested panic" {
-			t.Errorf("errorMessage = %v", body["errorMessage"])
+		errorBody(t, inv, "errorMessage", "errorType", "stackTrace")
+		// aws-lambda-go's own error type is the schema of what it posted.
+		var got messages.InvokeResponse_Error
+		if err := json.Unmarshal(inv.Payload, &got); err != nil {
+			t.Fatalf("payload is not aws-lambda-go's error shape: %v", err)
+		}
+		if got.Message != "requested panic" || len(got.StackTrace) == 0 {
+			t.Errorf("panic error = %+v, want message \"requested panic\" and a stack trace", got)
 		}
 		// aws-lambda-go exits after reporting a panic: the pool drops the
 		// dead environment and the next invoke gets a fresh one.
