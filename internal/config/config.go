@@ -77,6 +77,12 @@ func (c *Server) Validate() error {
 	if c.IdleTimeout <= 0 {
 		return fmt.Errorf("config: idle timeout must be positive, got %s", c.IdleTimeout)
 	}
+	if c.InitTimeout <= 0 || c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("config: init and shutdown timeouts must be positive, got %s and %s", c.InitTimeout, c.ShutdownTimeout)
+	}
+	if c.LogRetentionBytes < 8<<10 {
+		return fmt.Errorf("config: log bytes per function must be at least 8 KiB, got %d", c.LogRetentionBytes)
+	}
 	if c.Sandbox != "process" {
 		return fmt.Errorf("config: unknown sandbox %q (want process)", c.Sandbox)
 	}

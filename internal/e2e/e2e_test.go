@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,6 +62,8 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waithealthy": waitHealthy,
+			"procgone":    procGone,
+			"waitgrep":    waitGrep,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
@@ -119,4 +124,55 @@ func waitHealthy(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	ts.Fatalf("server at %s not healthy after 30s", url)
+}
+
+// procGone reads JSON {"pid":N,…} from each file named and waits (at most
+// 10 s) until no process has that pid.
+func procGone(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: procgone file...")
+	}
+	for _, f := range args {
+		var v struct{ Pid int }
+		if err := json.Unmarshal([]byte(ts.ReadFile(f)), &v); err != nil || v.Pid <= 1 {
+			ts.Fatalf("%s: no pid: %v", f, err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for syscall.Kill(v.Pid, 0) == nil {
+			if time.Now().After(deadline) {
+				ts.Fatalf("process %d still runs", v.Pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// waitGrep waits (at most 10 s) until file matches every regexp given; it
+// is how a script waits on output a background command keeps writing.
+func waitGrep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: waitgrep file regexp...")
+	}
+	res := make([]*regexp.Regexp, 0, len(args)-1)
+	for _, a := range args[1:] {
+		res = append(res, regexp.MustCompile("(?m)"+a))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(ts.MkAbs(args[0]))
+		missing := ""
+		for _, re := range res {
+			if !re.Match(b) {
+				missing = re.String()
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s: no match for %s after 10s; it holds:\n%s", args[0], missing, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

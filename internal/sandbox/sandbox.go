@@ -71,6 +71,7 @@ func Start(spec Spec) (*Process, error) {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
 	p := &Process{Output: r, cmd: cmd, pgid: cmd.Process.Pid, done: make(chan struct{})}
+	preferForOOM(p.pgid)
 	go p.wait()
 	return p, nil
 }

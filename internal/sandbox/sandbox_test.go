@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bufio"
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,5 +79,21 @@ func TestParseStatusHWM(t *testing.T) {
 	}
 	if got := readHWM(1 << 30); got != 0 {
 		t.Fatalf("readHWM(missing) = %d", got)
+	}
+}
+
+func TestFunctionsAreOOMVictimsFirst(t *testing.T) {
+	p, err := Start(Spec{Argv: []string{"/bin/sh", "-c", "sleep 30"}, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	// Start sets the score before it returns; children inherit it.
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.Pid()) + "/oom_score_adj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(b)); got != "1000" {
+		t.Fatalf("oom_score_adj = %q, want 1000", got)
 	}
 }
