@@ -44,12 +44,6 @@ type Env struct {
 // ErrRuntimeExited is the cause used when an environment's process exits.
 var ErrRuntimeExited = errors.New("runtime exited")
 
-// Function is the configuration the environment runs.
-func (e *Env) Function() *lambda.Function { return e.fn }
-
-// LogStream is the environment's log stream name.
-func (e *Env) LogStream() string { return e.stream }
-
 // newStreamName makes a Lambda-style stream name: YYYY/MM/DD/[version]<32 hex>.
 func newStreamName(version string, now time.Time) string {
 	var b [16]byte

@@ -115,11 +115,6 @@ func (p *Process) Kill() {
 	<-p.done
 }
 
-// Signal sends sig to the whole process group.
-func (p *Process) Signal(sig syscall.Signal) error {
-	return syscall.Kill(-p.pgid, sig)
-}
-
 // ExitDescription renders an exit error the way Lambda reports it:
 // "exit status 1", "signal: killed".
 func ExitDescription(err error) string {
