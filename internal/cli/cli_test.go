@@ -25,7 +25,7 @@ func TestHelpMentionsFlags(t *testing.T) {
 		{[]string{"--help"}, []string{"server", "deploy", "invoke", "ls", "rm", "logs", "env", "version", "completion", "--endpoint", "--region", "--data", "Examples:"}},
 		{[]string{"server", "--help"}, []string{"--listen", "--data", "--region", "--account-id", "--max-concurrency", "--idle-timeout", "--sandbox", "--node", "--python", "--log-level", "server.json", "Examples:"}},
 		{[]string{"deploy", "--help"}, []string{"--name", "--runtime", "--handler", "--memory", "--timeout", "--env", "--role", "--description", "nodejs20.x", "Examples:"}},
-		{[]string{"invoke", "--help"}, []string{"--payload", "--qualifier", "--tail", "--event", "@FILE", "Examples:"}},
+		{[]string{"invoke", "--help"}, []string{"--payload", "--qualifier", "--tail", "@FILE", "Examples:"}},
 		{[]string{"ls", "--help"}, []string{"runtime, memory, timeout", "--endpoint", "Examples:"}},
 		{[]string{"rm", "--help"}, []string{"DeleteFunction", "Examples:"}},
 		{[]string{"logs", "--help"}, []string{"--follow", "-f", "--since", "/aws/lambda/NAME", "Examples:"}},

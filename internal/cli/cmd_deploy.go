@@ -223,7 +223,9 @@ func (a *app) updateFunction(ctx context.Context, cmd *cobra.Command, lc *lambda
 		}
 		cfg, err := lc.UpdateFunctionConfiguration(ctx, in)
 		if err != nil {
-			return fmt.Errorf("deploy %s: update configuration: %w", o.name, err)
+			// The code is already live; say so rather than leave the user
+			// to guess what changed.
+			return fmt.Errorf("deploy %s: code updated (CodeSha256 %s), configuration NOT changed: %w", o.name, deref(sha), err)
 		}
 		name, runtime, handler = cfg.FunctionName, cfg.Runtime, cfg.Handler
 		if cfg.LastUpdateStatus != types.LastUpdateStatusSuccessful {
@@ -265,4 +267,11 @@ func formatBytes(n int64) string {
 	default:
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1024*1024))
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

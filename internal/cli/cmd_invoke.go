@@ -28,15 +28,14 @@ function returned it, followed by a newline.
 
 --payload is the event: a JSON document, @FILE to read it from a file, or -
 to read it from stdin. With --tail the last 4 KB of the invocation's log
-are printed to stderr. With --event the invocation is queued
-(InvocationType Event): stdout stays empty and stderr says "queued".
+are printed to stderr.
 
 If the function fails, its error payload is printed to stdout and gust
 exits with status 1.`,
 		Example: `  gust invoke hello
   gust invoke hello --payload '{"name":"gust"}' --tail
-  gust invoke hello --payload @event.json --qualifier live
-  echo '{"n":1}' | gust invoke hello --payload - --event`,
+  gust invoke hello --payload @event.json
+  echo '{"n":1}' | gust invoke hello --payload -`,
 		Args: exactArgs(1, "a function name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body, err := readPayload(payload, a.stdin)
@@ -89,6 +88,8 @@ exits with status 1.`,
 	f.StringVar(&qualifier, "qualifier", "", "version or alias to invoke (default $LATEST)")
 	f.BoolVar(&tail, "tail", false, "print the end of the invocation's log to stderr")
 	f.BoolVar(&event, "event", false, "invoke asynchronously (InvocationType Event)")
+	// Hidden until the server queues Event invocations.
+	_ = f.MarkHidden("event")
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/spf13/cobra"
 
 	gl "gust/internal/lambda"
@@ -53,6 +54,11 @@ output to events younger than the duration; 0 prints everything kept.`,
 				if err := t.poll(cmd.Context(), a.printLogEvent); err != nil {
 					var nf *types.ResourceNotFoundException
 					if errors.As(err, &nf) {
+						// Logs outlive their function, as on AWS; only a
+						// name that never had either is an error.
+						if _, ferr := s.LambdaClient().GetFunction(cmd.Context(), &lambda.GetFunctionInput{FunctionName: &args[0]}); ferr != nil {
+							return fmt.Errorf("no logs for %s: %w", args[0], ferr)
+						}
 						fmt.Fprintf(a.stderr, "no logs for %s yet\n", args[0])
 						return nil
 					}

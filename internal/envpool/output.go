@@ -3,8 +3,10 @@ package envpool
 import (
 	"bytes"
 	"os"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,40 +47,19 @@ func newOutput(pipe *os.File, sink LogWriter, group, stream string) *output {
 // pipe is closed.
 func (o *output) run() {
 	buf := make([]byte, 64*1024)
-	var partial []byte
+	var lines lineSplitter
 	for {
 		n, err := o.pipe.Read(buf)
 		if n > 0 {
-			data := buf[:n]
 			now := time.Now()
-			for len(data) > 0 {
-				i := bytes.IndexByte(data, '\n')
-				if i < 0 {
-					partial = append(partial, data...)
-					if len(partial) >= maxLineBytes {
-						o.line(now, partial)
-						partial = partial[:0]
-					}
-					break
-				}
-				if len(partial) > 0 {
-					partial = append(partial, data[:i]...)
-					o.line(now, partial)
-					partial = partial[:0]
-				} else {
-					o.line(now, data[:i])
-				}
-				data = data[i+1:]
-			}
+			lines.feed(buf[:n], func(b []byte) { o.line(now, b) })
 			o.mu.Lock()
 			o.processed += int64(n)
 			o.cond.Broadcast()
 			o.mu.Unlock()
 		}
 		if err != nil {
-			if len(partial) > 0 {
-				o.line(time.Now(), partial)
-			}
+			lines.flush(func(b []byte) { o.line(time.Now(), b) })
 			o.mu.Lock()
 			o.eof = true
 			o.cond.Broadcast()
@@ -89,14 +70,75 @@ func (o *output) run() {
 	}
 }
 
+// line stores one event. Runtimes write a multi-line message as one line
+// with "\r" for its inner newlines (as Lambda's runtime clients do); the
+// event gets its newlines back.
 func (o *output) line(at time.Time, b []byte) {
-	s := string(bytes.TrimSuffix(b, []byte{'\r'}))
+	b = bytes.TrimSuffix(b, []byte{'\r'})
+	s := string(b)
+	if bytes.IndexByte(b, '\r') >= 0 {
+		s = strings.ReplaceAll(s, "\r", "\n")
+	}
 	o.sink.WriteLog(o.group, o.stream, at, s)
 	o.mu.Lock()
 	if o.tail != nil {
 		o.tail.add(s)
 	}
 	o.mu.Unlock()
+}
+
+// lineSplitter cuts a byte stream into lines of at most maxLineBytes,
+// splitting longer ones at a UTF-8 boundary.
+type lineSplitter struct {
+	partial []byte
+}
+
+// feed emits every complete line in data; emit must not keep its argument.
+func (l *lineSplitter) feed(data []byte, emit func([]byte)) {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		chunk := data
+		if i >= 0 {
+			chunk = data[:i]
+		}
+		if len(l.partial) == 0 && i >= 0 && len(chunk) <= maxLineBytes {
+			emit(chunk) // the common case: a whole line in one read, no copy
+		} else {
+			l.partial = append(l.partial, chunk...)
+			for len(l.partial) > maxLineBytes {
+				cut := utf8Boundary(l.partial, maxLineBytes)
+				emit(l.partial[:cut])
+				l.partial = append(l.partial[:0], l.partial[cut:]...)
+			}
+			if i >= 0 {
+				emit(l.partial)
+				l.partial = l.partial[:0]
+			}
+		}
+		if i < 0 {
+			return
+		}
+		data = data[i+1:]
+	}
+}
+
+// flush emits a last line that had no newline.
+func (l *lineSplitter) flush(emit func([]byte)) {
+	if len(l.partial) > 0 {
+		emit(l.partial)
+		l.partial = l.partial[:0]
+	}
+}
+
+// utf8Boundary returns the largest n <= limit at which b can be cut
+// without splitting a UTF-8 sequence.
+func utf8Boundary(b []byte, limit int) int {
+	for n := limit; n > limit-utf8.UTFMax && n > 0; n-- {
+		if utf8.RuneStart(b[n]) {
+			return n
+		}
+	}
+	return limit
 }
 
 // platform writes a line made by Gust (START, END, REPORT, errors) to the
