@@ -46,13 +46,14 @@ type Manager struct {
 	opts   Options
 	logger *slog.Logger
 
-	mu     sync.Mutex
-	pools  map[poolKey]*pool
-	envs   map[*Env]struct{} // every live environment, busy or idle
-	busy   int
-	closed bool
-	wg     sync.WaitGroup
-	stop   chan struct{}
+	mu       sync.Mutex
+	pools    map[poolKey]*pool
+	envs     map[*Env]struct{} // every live environment, busy or idle
+	failures map[poolKey]initFailures
+	busy     int
+	closed   bool
+	wg       sync.WaitGroup
+	stop     chan struct{}
 }
 
 // poolKey identifies one function version in one configuration: any
@@ -65,11 +66,29 @@ type pool struct {
 	idle  []*Env // most recently used last
 	total int    // idle + busy + starting
 	stale bool   // the function changed; environments are not reused
-
-	// crash-loop backoff for init failures
-	initFailures int
-	lastFailure  time.Time
 }
+
+// initFailures is the crash-loop record of one function version. It is
+// kept apart from the pool, which Invalidate may drop at any time (a
+// store watch event, for one), so a crash loop cannot reset its own
+// backoff; a changed function has a new key and starts afresh.
+type initFailures struct {
+	count int
+	last  time.Time
+}
+
+// backoff is how long a new init must wait after consecutive failures, so
+// that a crash-looping init does not spin: 100 ms doubling up to 5 s.
+func (f initFailures) backoff() time.Duration {
+	if f.count == 0 {
+		return 0
+	}
+	d := min(100*time.Millisecond<<min(f.count-1, 6), 5*time.Second)
+	return time.Until(f.last.Add(d))
+}
+
+// failureMemory is how long an init failure is remembered.
+const failureMemory = time.Minute
 
 // New starts a Manager.
 func New(opts Options) *Manager {
@@ -80,7 +99,7 @@ func New(opts Options) *Manager {
 		opts.Logger = slog.Default()
 	}
 	m := &Manager{opts: opts, logger: opts.Logger.With("component", "envpool"),
-		pools: make(map[poolKey]*pool), envs: make(map[*Env]struct{}), stop: make(chan struct{})}
+		pools: make(map[poolKey]*pool), envs: make(map[*Env]struct{}), failures: make(map[poolKey]initFailures), stop: make(chan struct{})}
 	m.wg.Add(1)
 	go m.reap()
 	return m
@@ -127,7 +146,7 @@ func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID st
 		return e, nil
 	}
 	p.total++
-	wait := p.backoff()
+	wait := m.failures[key].backoff()
 	m.mu.Unlock()
 	m.forgetAll(dead)
 
@@ -137,28 +156,17 @@ func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID st
 		m.busy--
 		p.total--
 		if errors.As(err, new(*InitFailure)) {
-			p.initFailures++
-			p.lastFailure = time.Now()
+			f := m.failures[key]
+			m.failures[key] = initFailures{count: f.count + 1, last: time.Now()}
 		}
 		m.dropIfEmpty(p)
 		m.mu.Unlock()
 		return nil, err
 	}
 	m.mu.Lock()
-	p.initFailures = 0
+	delete(m.failures, key)
 	m.mu.Unlock()
 	return e, nil
-}
-
-// backoff is how long a new init must wait after consecutive failures, so
-// that a crash-looping init does not spin: 100 ms doubling up to 5 s.
-func (p *pool) backoff() time.Duration {
-	if p.initFailures == 0 {
-		return 0
-	}
-	d := 100 * time.Millisecond << min(p.initFailures-1, 6)
-	d = min(d, 5*time.Second)
-	return time.Until(p.lastFailure.Add(d))
 }
 
 // InitFailure is a failed cold start: the runtime reported an init error,
@@ -342,7 +350,7 @@ func (m *Manager) forget(e *Env) {
 
 // dropIfEmpty forgets a pool with no environments. Callers hold m.mu.
 func (m *Manager) dropIfEmpty(p *pool) {
-	if p.total == 0 && m.pools[p.key] == p && (p.stale || p.initFailures == 0) {
+	if p.total == 0 && m.pools[p.key] == p {
 		delete(m.pools, p.key)
 	}
 }
@@ -412,6 +420,11 @@ func (m *Manager) reap() {
 				clear(p.idle[len(keep):])
 				p.idle = keep
 				m.dropIfEmpty(p)
+			}
+			for k, f := range m.failures {
+				if now.Sub(f.last) > failureMemory {
+					delete(m.failures, k)
+				}
 			}
 			m.mu.Unlock()
 			for _, e := range victims {

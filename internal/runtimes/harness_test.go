@@ -24,6 +24,7 @@ const waitFor = 15 * time.Second
 // fakeAPI is a test-only Runtime API: /next hands out queued events and the
 // runtime's answers arrive on results. Whole-server tests use the real one.
 type fakeAPI struct {
+	address string // host:port for AWS_LAMBDA_RUNTIME_API
 	srv     *httptest.Server
 	events  chan fakeEvent
 	results chan fakeResult
@@ -38,13 +39,24 @@ type fakeEvent struct {
 }
 
 type fakeResult struct {
-	Kind    string // "response", "error" or "init/error"
+	Kind    string // "response", "error", "init/error", or "rejected" for a body over the limit
 	ID      string
 	ErrType string // Lambda-Runtime-Function-Error-Type
 	Body    []byte
 }
 
 func newFakeAPI(t testing.TB) *fakeAPI {
+	t.Helper()
+	return newFakeAPIOpts(t, fakeOptions{})
+}
+
+// fakeOptions varies the fake Runtime API's server.
+type fakeOptions struct {
+	limit       int64         // answer a longer result body 413 and close the connection; 0 for none
+	idleTimeout time.Duration // close kept-alive connections idle this long; 0 for never
+}
+
+func newFakeAPIOpts(t testing.TB, opts fakeOptions) *fakeAPI {
 	t.Helper()
 	a := &fakeAPI{
 		events:  make(chan fakeEvent, 8),
@@ -72,7 +84,19 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 	})
 	report := func(kind string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			body, err := io.ReadAll(r.Body)
+			rd := r.Body
+			if opts.limit > 0 {
+				rd = http.MaxBytesReader(w, r.Body, opts.limit)
+			}
+			body, err := io.ReadAll(rd)
+			if _, ok := err.(*http.MaxBytesError); ok {
+				select {
+				case a.results <- fakeResult{Kind: "rejected", ID: r.PathValue("id")}:
+				case <-a.done:
+				}
+				http.Error(w, "request entity too large", http.StatusRequestEntityTooLarge)
+				return
+			}
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
@@ -89,7 +113,10 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 	mux.HandleFunc("POST "+p+"/invocation/{id}/response", report("response"))
 	mux.HandleFunc("POST "+p+"/invocation/{id}/error", report("error"))
 	mux.HandleFunc("POST "+p+"/init/error", report("init/error"))
-	a.srv = httptest.NewServer(mux)
+	a.srv = httptest.NewUnstartedServer(mux)
+	a.srv.Config.IdleTimeout = opts.idleTimeout
+	a.srv.Start()
+	a.address = strings.TrimPrefix(a.srv.URL, "http://")
 	t.Cleanup(func() {
 		close(a.done)
 		a.srv.Close()
@@ -98,7 +125,7 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 }
 
 // addr is the host:port for AWS_LAMBDA_RUNTIME_API.
-func (a *fakeAPI) addr() string { return strings.TrimPrefix(a.srv.URL, "http://") }
+func (a *fakeAPI) addr() string { return a.address }
 
 // invoke queues ev (an id and a 30 s deadline when unset) and waits for the
 // runtime's answer to it.
@@ -287,13 +314,24 @@ func (p *proc) waitExit(t testing.TB) int {
 // waitOutput polls stdout until re matches, and returns the match.
 func (p *proc) waitOutput(t testing.TB, re *regexp.Regexp) string {
 	t.Helper()
+	return waitMatch(t, "stdout", &p.stdout, re)
+}
+
+// waitStderr polls stderr until re matches, and returns the match.
+func (p *proc) waitStderr(t testing.TB, re *regexp.Regexp) string {
+	t.Helper()
+	return waitMatch(t, "stderr", &p.stderr, re)
+}
+
+func waitMatch(t testing.TB, name string, b *syncBuffer, re *regexp.Regexp) string {
+	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for {
-		if m := re.FindString(p.stdout.String()); m != "" {
+		if m := re.FindString(b.String()); m != "" {
 			return m
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("stdout never matched %q; got:\n%s", re, p.stdout.String())
+			t.Fatalf("%s never matched %q; got:\n%s", name, re, b.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -98,7 +98,7 @@ def handler(event, ctx):
 		"function_name":        "fn",
 		"function_version":     "$LATEST",
 		"invoked_function_arn": "arn:aws:lambda:us-east-1:000000000000:function:fn",
-		"memory_limit_in_mb":   float64(256),
+		"memory_limit_in_mb":   "256", // a str, as on AWS
 		"log_group_name":       "/aws/lambda/fn",
 		"log_stream_name":      "2024/01/15/[$LATEST]0123456789abcdef0123456789abcdef",
 		"trace_id":             "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Sampled=1",
@@ -159,7 +159,11 @@ func TestPythonErrors(t *testing.T) {
 					t.Errorf("stackTrace %q, want one user frame containing %q", stack, tt.wantFrame)
 				}
 			}
-			p.waitOutput(t, regexp.MustCompile(`(?m)^\[ERROR\] `+regexp.QuoteMeta(tt.wantType+": "+tt.wantMessage)+"\nTraceback \\(most recent call last\\):\n"))
+			// The error log is one line, "\r" standing for each line break.
+			line := p.waitOutput(t, regexp.MustCompile(`(?m)^\[ERROR\] `+regexp.QuoteMeta(tt.wantType+": "+tt.wantMessage)+"\rTraceback \\(most recent call last\\):.*$"))
+			if want := strings.ReplaceAll(strings.TrimSuffix(tt.wantFrame, "\n"), "\n", "\r"); !strings.Contains(line, want) {
+				t.Errorf("error log %q, want it to contain %q", line, want)
+			}
 			if next := api.invoke(t, fakeEvent{}); next.Kind != "error" {
 				t.Errorf("second invoke: got %s, want another error from the same process", next.Kind)
 			}
@@ -212,6 +216,8 @@ def handler(event, context):
     logger.info("info line")
     logger.warning("warning %s", "line")
     logging.error("error line")
+    logger.warning("two\nlines")
+    print("print\nas is")
     print("done")
     return 1
 `
@@ -222,7 +228,7 @@ def handler(event, context):
 		wantInfo bool
 	}{
 		{"default level", nil, false},
-		{"AWS_LAMBDA_LOG_LEVEL=INFO", []string{"AWS_LAMBDA_LOG_LEVEL=INFO"}, true},
+		{"AWS_LAMBDA_LOG_LEVEL=INFO in JSON only", []string{"AWS_LAMBDA_LOG_LEVEL=INFO"}, false}, // text format ignores it, as on AWS
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,7 +240,8 @@ def handler(event, context):
 			p.waitOutput(t, regexp.MustCompile(`(?m)^hello v$`))
 			p.waitOutput(t, regexp.MustCompile(`(?m)^\[WARNING\]\t`+ts+`\treq-log\twarning line$`))
 			p.waitOutput(t, regexp.MustCompile(`(?m)^\[ERROR\]\t`+ts+`\treq-log\terror line$`))
-			p.waitOutput(t, regexp.MustCompile(`(?m)^done$`))
+			p.waitOutput(t, regexp.MustCompile(`(?m)^\[WARNING\]\t`+ts+`\treq-log\ttwo\rlines$`))
+			p.waitOutput(t, regexp.MustCompile(`(?m)^print\nas is\ndone$`))
 			info := regexp.MustCompile(`(?m)^\[INFO\]\t` + ts + `\treq-log\tinfo line$`).MatchString(p.stdout.String())
 			if info != tt.wantInfo {
 				t.Errorf("info line logged = %v, want %v", info, tt.wantInfo)

@@ -259,7 +259,7 @@ func TestRuntimePython(t *testing.T) {
 			FunctionName       string            `json:"function_name"`
 			FunctionVersion    string            `json:"function_version"`
 			InvokedFunctionArn string            `json:"invoked_function_arn"`
-			MemoryLimitInMB    int               `json:"memory_limit_in_mb"`
+			MemoryLimitInMB    string            `json:"memory_limit_in_mb"`
 			LogGroupName       string            `json:"log_group_name"`
 			LogStreamName      string            `json:"log_stream_name"`
 			RemainingMs        int64             `json:"remaining_ms"`
@@ -271,7 +271,7 @@ func TestRuntimePython(t *testing.T) {
 		}
 		if r.Count != i || r.AwsRequestID != inv.RequestID || r.FunctionName != "py" || r.FunctionVersion != "$LATEST" ||
 			r.InvokedFunctionArn != "arn:aws:lambda:"+s.Config.Region+":"+s.Config.AccountID+":function:py" ||
-			r.MemoryLimitInMB != 128 || r.LogGroupName != "/aws/lambda/py" || !logStreamRE.MatchString(r.LogStreamName) {
+			r.MemoryLimitInMB != "128" || r.LogGroupName != "/aws/lambda/py" || !logStreamRE.MatchString(r.LogStreamName) {
 			t.Errorf("invoke %d (request %s): context = %+v", i, inv.RequestID, r)
 		}
 		if r.RemainingMs <= 0 || r.RemainingMs > 3000 {

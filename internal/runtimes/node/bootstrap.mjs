@@ -53,8 +53,9 @@ function headerSafe(s) {
 
 let currentRequestId; // undefined outside an invocation, as on AWS
 const levels = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, FATAL: 5 };
-const minLevel = levels[(env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] ?? 0;
 const jsonLogs = (env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+// As on AWS, AWS_LAMBDA_LOG_LEVEL filters only JSON-format logs.
+const minLevel = jsonLogs ? levels[(env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] ?? 0 : 0;
 
 function writeLog(level, args) {
   if (levels[level] < minLevel) return;
@@ -64,7 +65,8 @@ function writeLog(level, args) {
   if (jsonLogs) {
     line = JSON.stringify({ timestamp: time, level, requestId: currentRequestId, message }) + '\n';
   } else {
-    line = `${time}\t${currentRequestId}\t${level}\t${message}\n`;
+    // One message, one line: the platform turns "\r" back into "\n".
+    line = `${time}\t${currentRequestId}\t${level}\t${message.replace(/\n/g, '\r')}\n`;
   }
   process.stdout.write(line);
 }
@@ -102,14 +104,18 @@ function logError(label, body) {
   writeLog('ERROR', [label, '\t' + JSON.stringify({ ...rest, stack: trace })]);
 }
 
-async function postInitError(body) {
-  logError('Uncaught Exception', body);
+// Exit codes of AWS's runtime client.
+const exitUncaughtException = 129;
+const exitUnhandledRejection = 128;
+
+async function postInitError(body, code = exitUncaughtException, label = 'Uncaught Exception') {
+  logError(label, body);
   try {
     await post('/init/error', JSON.stringify(body), { 'Lambda-Runtime-Function-Error-Type': headerSafe(body.errorType) });
   } catch (e) {
     process.stderr.write(`gust runtime: report init error: ${e.message}\n`);
   }
-  process.exit(1);
+  process.exit(code);
 }
 
 class InitError extends Error {
@@ -227,6 +233,7 @@ async function loadHandler(handlerString) {
 
 // ---- invocations -----------------------------------------------------------
 
+let initDone = false; // the handler has loaded
 let active = null; // the invocation being served, or null between invocations
 let onEmptyLoop = null; // what to do when the event loop drains (callback handlers)
 
@@ -247,8 +254,14 @@ function parseJSONHeader(v) {
 
 async function fatal(type, label, e) {
   const body = errorBody(e, type);
+  const code = type === 'Runtime.UnhandledPromiseRejection' ? exitUnhandledRejection : exitUncaughtException;
   if (type === 'Runtime.UnhandledPromiseRejection') {
     body.errorMessage = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  }
+  if (!initDone) {
+    initDone = true; // report once, however many errors follow
+    await postInitError(body, code, label);
+    return;
   }
   logError(label, body);
   const inv = active;
@@ -259,7 +272,7 @@ async function fatal(type, label, e) {
         { 'Lambda-Runtime-Function-Error-Type': headerSafe(body.errorType) });
     } catch { /* the platform sees the exit */ }
   }
-  process.exit(1);
+  process.exit(code);
 }
 
 process.on('unhandledRejection', (reason) => { fatal('Runtime.UnhandledPromiseRejection', 'Unhandled Promise Rejection', reason); });
@@ -365,9 +378,12 @@ async function main() {
   try {
     handler = await loadHandler(env._HANDLER);
   } catch (e) {
+    if (initDone) return; // an uncaught error already reported the failure
+    initDone = true;
     await postInitError(errorBody(e));
     return;
   }
+  initDone = true;
   for (;;) {
     let res;
     try {

@@ -33,6 +33,8 @@ class _RuntimeAPI(object):
         self.hostport = addr
         self.sock = None
         self.buf = bytearray()
+        self.sent = 0  # bytes of the current request sent
+        self.got = 0  # bytes of the current answer received
 
     def close(self):
         if self.sock is not None:
@@ -61,64 +63,121 @@ class _RuntimeAPI(object):
             return
         raise err
 
+    def _stale(self):
+        """Reports whether a kept-alive connection can no longer carry a
+        request: the server closed it (or sent something unasked) while idle."""
+        if self.buf:
+            return True
+        try:
+            self.sock.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        return True  # EOF, or bytes nobody asked for
+
     def request(self, method, path, body=b"", headers=()):
         """Send one request; returns (status, headers dict, body bytes).
 
-        A broken keep-alive connection is reopened and the request sent
-        once more. No timeout: /next long-polls.
+        No timeout: /next long-polls. A request is sent again only on a
+        fresh connection and only when it cannot have reached the server
+        twice: the kept-alive connection broke before any byte of it was
+        sent, or (GET only) before any byte of the answer arrived.
         """
-        for attempt in (0, 1):
-            if self.sock is None:
-                self._connect()
-            try:
-                return self._roundtrip(method, path, body, headers)
-            except (OSError, _ProtocolError):
-                self.close()
-                if attempt:
-                    raise
-
-    def _roundtrip(self, method, path, body, headers):
         head = ["%s /2018-06-01/runtime%s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n"
                 % (method, path, self.hostport, len(body))]
         for k, v in headers:
             head.append("%s: %s\r\n" % (k, v))
         head.append("\r\n")
-        self.sock.sendall("".join(head).encode("latin-1") + body)
+        data = "".join(head).encode("latin-1") + body
+        for attempt in (0, 1):
+            reused = self.sock is not None
+            if reused and self._stale():
+                self.close()
+                reused = False
+            if self.sock is None:
+                self._connect()
+            self.sent = 0
+            self.got = 0
+            try:
+                self._send(data)
+            except OSError as err:
+                # The server may have answered before reading the whole
+                # request (a 413 for an oversized body) and closed.
+                try:
+                    resp = self._read_response()
+                except (OSError, _ProtocolError):
+                    resp = None
+                self.close()
+                if resp is not None:
+                    return resp
+                if attempt == 0 and reused and self.sent == 0:
+                    continue
+                raise err
+            try:
+                return self._read_response()
+            except (OSError, _ProtocolError):
+                self.close()
+                if attempt == 0 and reused and method == "GET" and self.got == 0:
+                    continue
+                raise
 
-        status_line = self._readline()
-        parts = status_line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-            raise _ProtocolError("bad status line %r" % status_line)
-        status = int(parts[1])
-        hdrs = {}
+    def _send(self, data):
+        view = memoryview(data)
+        while self.sent < len(data):
+            self.sent += self.sock.send(view[self.sent:])
+
+    def _read_response(self):
         while True:
-            line = self._readline()
-            if not line:
+            status_line = self._readline()
+            parts = status_line.split(None, 2)
+            if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
+                raise _ProtocolError("bad status line %r" % status_line)
+            status = int(parts[1])
+            hdrs = {}
+            while True:
+                line = self._readline()
+                if not line:
+                    break
+                k, _, v = line.partition(b":")
+                hdrs[k.strip().lower().decode("latin-1")] = v.strip().decode("latin-1")
+            if status < 100 or status >= 200 or status == 101:
                 break
-            k, _, v = line.partition(b":")
-            hdrs[k.strip().lower().decode("latin-1")] = v.strip().decode("latin-1")
+            # An interim 1xx answer: the final one follows.
 
-        if hdrs.get("transfer-encoding", "").lower() == "chunked":
+        if status < 200 or status in (204, 304):
+            data = b""
+        elif hdrs.get("transfer-encoding", "").lower() == "chunked":
             out = bytearray()
             while True:
-                size = int(self._readline().split(b";", 1)[0].strip(), 16)
+                line = self._readline()
+                size = line.split(b";", 1)[0].strip()
+                if not size or size.strip(b"0123456789abcdefABCDEF"):
+                    raise _ProtocolError("bad chunk size %r" % line[:40])
+                size = int(size, 16)
                 if size == 0:
                     while self._readline():
                         pass
                     break
                 out += self._read_exact(size)
-                self._read_exact(2)
+                if self._read_exact(2) != b"\r\n":
+                    raise _ProtocolError("bad chunk end")
             data = bytes(out)
         elif "content-length" in hdrs:
-            data = self._read_exact(int(hdrs["content-length"]))
+            n = hdrs["content-length"]
+            if not n.isdigit():
+                raise _ProtocolError("bad content length %r" % n)
+            data = self._read_exact(int(n))
         else:
             while True:
                 chunk = self.sock.recv(65536)
                 if not chunk:
                     break
+                self.got += len(chunk)
                 self.buf += chunk
             data = bytes(self.buf)
             self.close()
+            return status, hdrs, data
         if hdrs.get("connection", "").lower() == "close":
             self.close()
         return status, hdrs, data
@@ -127,6 +186,7 @@ class _RuntimeAPI(object):
         chunk = self.sock.recv(65536)
         if not chunk:
             raise _ProtocolError("connection closed")
+        self.got += len(chunk)
         self.buf += chunk
 
     def _readline(self):
@@ -159,8 +219,9 @@ def _install_logging(logging):
     class LambdaHandler(logging.Handler):
         def emit(self, record):
             try:
+                # One record, one line: the platform turns "\r" back into "\n".
                 msg = self.format(record)
-                sys.stdout.write(msg + "\n")
+                sys.stdout.write((msg if json_format else msg.replace("\n", "\r")) + "\n")
                 sys.stdout.flush()
             except Exception:
                 self.handleError(record)
@@ -196,7 +257,8 @@ def _install_logging(logging):
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.addHandler(handler)
-    level = _LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
+    # As on AWS, AWS_LAMBDA_LOG_LEVEL filters only JSON-format logs.
+    level = json_format and _LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
     if level:
         root.setLevel(level)
 
@@ -255,8 +317,12 @@ def _error_body(exc, request_id):
 
 
 def _log_error(body):
-    sys.stdout.write("[ERROR] %s: %s\nTraceback (most recent call last):\n%s\n" % (
-        body["errorType"], body["errorMessage"], "".join(body["stackTrace"]).rstrip("\n")))
+    """Log an error as one line: "\r" stands for each line break, as on AWS."""
+    lines = ["[ERROR] %s: %s" % (body["errorType"], body["errorMessage"]),
+             "Traceback (most recent call last):"]
+    for frame in body["stackTrace"]:
+        lines.extend(frame.splitlines())
+    sys.stdout.write("\r".join(lines).replace("\n", "\r") + "\n")
     sys.stdout.flush()
 
 
@@ -349,10 +415,7 @@ class LambdaContext(object):
         self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
         self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = arn
-        try:
-            self.memory_limit_in_mb = int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
-        except ValueError:
-            self.memory_limit_in_mb = 128
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # a str, as on AWS
         self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
         self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
         self.identity = CognitoIdentity(_json_header(headers, "lambda-runtime-cognito-identity") or {})
@@ -369,11 +432,40 @@ class LambdaContext(object):
         sys.stdout.flush()
 
 
-def _json_default(o):
-    import decimal
-    if isinstance(o, decimal.Decimal):
-        return int(o) if o == o.to_integral_value() else float(o)
-    raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+# Python 3.12 and later runtimes answer JSON with UTF-8 text, not \u escapes.
+_exec_env = os.environ.get("AWS_EXECUTION_ENV", "")
+_ENSURE_ASCII = not (_exec_env.startswith("AWS_Lambda_python3.")
+                     and _exec_env[19:].isdigit() and int(_exec_env[19:]) >= 12)
+
+
+def _marshal(result):
+    """Encode a handler's result: bytes as they are, anything else as JSON
+    with each Decimal written as its exact text (1.10 stays 1.10)."""
+    if isinstance(result, (bytes, bytearray)):
+        return bytes(result), "application/unknown"
+    decimals = []
+    marker = []
+
+    def default(o):
+        import decimal
+        if isinstance(o, decimal.Decimal):
+            if not marker:
+                marker.append("\x00gust-decimal-%s\x00" % os.urandom(8).hex())
+            decimals.append("NaN" if o.is_nan() else str(o))
+            return marker[0]
+        raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+
+    text = json.dumps(result, default=default, ensure_ascii=_ENSURE_ASCII)
+    if decimals:
+        parts = text.split(json.dumps(marker[0]))
+        if len(parts) != len(decimals) + 1:
+            raise ValueError("cannot place Decimal values")
+        out = [parts[0]]
+        for d, part in zip(decimals, parts[1:]):
+            out.append(d)
+            out.append(part)
+        text = "".join(out)
+    return text.encode("utf-8"), "application/json"
 
 
 def _serve(api, handler, headers, payload):
@@ -398,22 +490,23 @@ def _serve(api, handler, headers, payload):
                             headers.get("lambda-runtime-invoked-function-arn"), headers)
         result = handler(event, ctx)
         try:
-            data = json.dumps(result, default=_json_default).encode("utf-8")
+            data, content_type = _marshal(result)
         except (TypeError, ValueError, OverflowError) as e:
             raise _Fault("Runtime.MarshalError", "Unable to marshal response: %s" % e)
     except Exception as e:
         body = _error_body(e, request_id)
         e = None  # break the traceback cycle
-        status = _post_error(api, path + "/error", body)[0]
+        status, _, reply = _post_error(api, path + "/error", body)
     else:
-        status = api.request("POST", path + "/response", data,
-                             (("Content-Type", "application/json"),))[0]
+        status, _, reply = api.request("POST", path + "/response", data,
+                                       (("Content-Type", content_type),))
     finally:
         _request_id[0] = ""
         sys.stdout.flush()
         sys.stderr.flush()
     if status >= 300:
-        sys.stderr.write("gust runtime: result rejected: HTTP %d\n" % status)
+        sys.stderr.write("gust runtime: response rejected: %d %s\n"
+                         % (status, reply[:200].decode("utf-8", "replace")))
 
 
 def main():
