@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -87,10 +88,15 @@ func (a *API) operation(service, name string, maxBody int64, tooLarge func() err
 	return func(w http.ResponseWriter, r *http.Request) {
 		rid := uuid.NewString()
 		w.Header().Set("x-amzn-RequestId", rid)
-		body, err := readBody(r, maxBody)
-		if errors.Is(err, errTooLarge) {
-			err = tooLarge()
-			w.Header().Set("Connection", "close")
+		// Key and clock first: an unknown caller never gets a body read.
+		err := a.opts.Verifier.Precheck(r)
+		var body []byte
+		if err == nil {
+			body, err = readBody(w, r, maxBody)
+			if errors.Is(err, errTooLarge) {
+				err = tooLarge()
+				w.Header().Set("Connection", "close")
+			}
 		}
 		if err == nil {
 			err = a.authenticate(r, body, service)
@@ -106,23 +112,36 @@ func (a *API) operation(service, name string, maxBody int64, tooLarge func() err
 
 var errTooLarge = errors.New("request body too large")
 
-// readBody reads at most limit bytes of the body; more is errTooLarge.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
+// bodyReadTimeout bounds how long a client may take to send a body, so a
+// slow sender cannot hold a buffer forever. It covers the body only: the
+// invocation that follows may take its full timeout.
+const bodyReadTimeout = 5 * time.Minute
+
+// readBody reads at most limit bytes of the body; more is errTooLarge. A
+// declared length is read into a buffer of exactly that size; otherwise
+// the buffer grows with what actually arrives, never on the client's word.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, errTooLarge
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	if r.ContentLength >= 0 {
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, lambda.KindInvalidRequestContent.Errorf("Could not read request body: %v", err)
+		}
+		return body, nil
 	}
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, lambda.KindInvalidRequestContent.Errorf("Could not read request body: %v", err)
 	}
-	if n > limit {
+	if int64(len(body)) > limit {
 		return nil, errTooLarge
 	}
-	return buf.Bytes(), nil
+	return body, nil
 }
 
 // authenticate verifies the request's SigV4 signature and its scope.

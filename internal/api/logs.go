@@ -31,9 +31,13 @@ func (a *API) logsOperation() http.Handler {
 			fail(lambda.KindUnknownOperation.Errorf("Unknown operation %q", r.Header.Get("X-Amz-Target")))
 			return
 		}
-		body, err := readBody(r, maxControlBody)
-		if errors.Is(err, errTooLarge) {
-			err = lambda.KindRequestEntityTooLarge.Errorf("Request must be smaller than %d bytes", maxControlBody)
+		err := a.opts.Verifier.Precheck(r)
+		var body []byte
+		if err == nil {
+			body, err = readBody(w, r, maxControlBody)
+			if errors.Is(err, errTooLarge) {
+				err = lambda.KindRequestEntityTooLarge.Errorf("Request must be smaller than %d bytes", maxControlBody)
+			}
 		}
 		if err == nil {
 			err = a.authenticate(r, body, "logs")

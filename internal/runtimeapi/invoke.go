@@ -160,6 +160,7 @@ func (s *Server) finish() Result {
 // Invoke. It returns the 403 to send when the state does not allow it, or
 // the 400 when id is no longer the in-flight one.
 func (s *Server) answerLocked(id string, payload []byte, errType string) (reply, bool) {
+	s.answering = false
 	if id != s.inv.RequestID {
 		return replyInvalidRequestID, false
 	}
@@ -187,9 +188,12 @@ func (s *Server) checkAnswer(id string) (reply, bool) {
 	if id == "" || id != s.inv.RequestID {
 		return replyInvalidRequestID, false
 	}
-	if _, ok := s.st.on(eventAnswer); !ok {
+	if _, ok := s.st.on(eventAnswer); !ok || s.answering {
+		// One answer is read at a time: a runtime that posts many at once
+		// cannot make the server buffer many bodies.
 		return denied(s.st, eventAnswer), false
 	}
+	s.answering = true
 	return reply{}, true
 }
 

@@ -48,6 +48,10 @@ const readHeaderTimeout = 10 * time.Second
 // maxHeaderBytes bounds request headers; runtimes send a handful.
 const maxHeaderBytes = 64 << 10
 
+// idleConnTimeout closes a runtime's idle keep-alive connection; runtimes
+// reconnect. A blocked /next is not idle.
+const idleConnTimeout = 2 * time.Minute
+
 // Server is the Runtime API of one execution environment.
 type Server struct {
 	log          *slog.Logger
@@ -61,16 +65,17 @@ type Server struct {
 	ready  chan struct{} // closed when init ends (first /next or init error)
 	closed chan struct{} // closed by Close
 
-	mu       sync.Mutex
-	st       state
-	inv      Invocation // current event: queued, in flight or answered (Payload dropped once answered)
-	res      Result     // its result so far
-	invoking bool       // an Invoke call is running
-	answered bool       // res holds the answer to inv
-	initErr  *InitError
-	addr     string
-	serving  bool
-	active   sync.WaitGroup // the accept loop and running handlers; Add only under mu while not closed
+	mu        sync.Mutex
+	st        state
+	inv       Invocation // current event: queued, in flight or answered (Payload dropped once answered)
+	res       Result     // its result so far
+	invoking  bool       // an Invoke call is running
+	answered  bool       // res holds the answer to inv
+	answering bool       // a /response or /error body is being read
+	initErr   *InitError
+	addr      string
+	serving   bool
+	active    sync.WaitGroup // the accept loop and running handlers; Add only under mu while not closed
 }
 
 // New returns a Server in the Init state. It serves nothing until Serve.
@@ -97,6 +102,7 @@ func New(opts Options) *Server {
 	s.http = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleConnTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
@@ -116,6 +122,7 @@ func (s *Server) Serve(ln net.Listener) {
 	}
 	s.serving = true
 	s.addr = ln.Addr().String()
+	ln = limitListener(ln, maxConns)
 	s.active.Add(1)
 	s.mu.Unlock()
 	go func() {

@@ -54,32 +54,50 @@ func invalid(format string, args ...any) error {
 	return lambda.KindInvalidSignature.Errorf(format, args...)
 }
 
-// Verify checks r's signature over body (the full request body, already
-// read). It does not touch r.Body. Errors are *lambda.Error:
-// InvalidSignature for missing, malformed, stale or wrong signatures and
-// UnrecognizedClient for an unknown access key id.
-func (v *Verifier) Verify(r *http.Request, body []byte) (Principal, error) {
+// Precheck does every check that does not need the body: the signature's
+// form, a known access key and the clock. Servers call it before reading a
+// large body, so an unknown caller cannot make them buffer one. Verify
+// repeats it; errors are the same.
+func (v *Verifier) Precheck(r *http.Request) error {
+	_, _, err := v.identify(r)
+	return err
+}
+
+// identify parses the signature and checks key and time.
+func (v *Verifier) identify(r *http.Request) (signed, string, error) {
 	var s signed
 	var err error
 	if q := r.URL.Query(); q.Has("X-Amz-Signature") || q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Credential") {
 		if len(r.Header.Values("Authorization")) > 0 {
-			return Principal{}, invalid("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified")
+			return s, "", invalid("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified")
 		}
 		s, err = parsePresigned(r)
 	} else {
 		s, err = parseHeader(r)
 	}
 	if err != nil {
-		return Principal{}, err
+		return s, "", err
 	}
 	if v.Secret == nil {
-		return Principal{}, lambda.KindUnrecognizedClient.Errorf("The security token included in the request is invalid.")
+		return s, "", lambda.KindUnrecognizedClient.Errorf("The security token included in the request is invalid.")
 	}
 	secret, ok := v.Secret(s.accessKeyID)
 	if !ok {
-		return Principal{}, lambda.KindUnrecognizedClient.Errorf("The security token included in the request is invalid.")
+		return s, "", lambda.KindUnrecognizedClient.Errorf("The security token included in the request is invalid.")
 	}
 	if err := v.checkTime(s); err != nil {
+		return s, "", err
+	}
+	return s, secret, nil
+}
+
+// Verify checks r's signature over body (the full request body, already
+// read). It does not touch r.Body. Errors are *lambda.Error:
+// InvalidSignature for missing, malformed, stale or wrong signatures and
+// UnrecognizedClient for an unknown access key id.
+func (v *Verifier) Verify(r *http.Request, body []byte) (Principal, error) {
+	s, secret, err := v.identify(r)
+	if err != nil {
 		return Principal{}, err
 	}
 	payloadHash, err := payloadHash(r, body)
