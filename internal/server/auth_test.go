@@ -1,15 +1,19 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,4 +178,30 @@ func TestConfiguredCredentials(t *testing.T) {
 func cpWith(sg cpSigning, edit func(*cpSigning)) cpSigning {
 	edit(&sg)
 	return sg
+}
+
+// An unsigned request announcing a 60 MB body is refused from its headers
+// alone: the server never waits for, or buffers, a stranger's body.
+func TestUnsignedBodyIsNotRead(t *testing.T) {
+	t.Parallel()
+	s := gusttest.StartServer(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.Endpoint, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /2015-03-31/functions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 60000000\r\n\r\n{",
+		strings.TrimPrefix(s.Endpoint, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer before the body was sent: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("X-Amzn-ErrorType") != "InvalidSignatureException" {
+		t.Fatalf("got %d %s, want 403 InvalidSignatureException", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
+	}
 }
