@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -74,24 +73,25 @@ type Service struct {
 	logger *slog.Logger
 
 	mu    sync.RWMutex
-	cache map[string]*lambda.Function // "name\x00version" → config
+	cache map[string]map[string]*lambda.Function // name → version → config
+	// gen counts Forget calls. A config read from the store is cached only
+	// if no Forget ran while it was being read, so a change that lands
+	// mid-read can never leave the old config cached.
+	gen uint64
 }
 
 // New builds a Service.
 func New(id lambda.Identity, fns Functions, pool Pool, logger *slog.Logger) *Service {
 	return &Service{id: id, fns: fns, pool: pool, logger: logger.With("component", "invoke"),
-		cache: make(map[string]*lambda.Function)}
+		cache: make(map[string]map[string]*lambda.Function)}
 }
 
 // Forget drops a function's cached configuration; call it whenever the
 // function changes.
 func (s *Service) Forget(name string) {
 	s.mu.Lock()
-	for k := range s.cache {
-		if i := strings.IndexByte(k, 0); i >= 0 && k[:i] == name {
-			delete(s.cache, k)
-		}
-	}
+	delete(s.cache, name)
+	s.gen++
 	s.mu.Unlock()
 }
 
@@ -119,9 +119,8 @@ func (s *Service) Resolve(ctx context.Context, name, qualifier string) (*lambda.
 	if version == "" {
 		version = lambda.LatestVersion
 	}
-	key := ref.Name + "\x00" + version
 	s.mu.RLock()
-	fn := s.cache[key]
+	fn, gen := s.cache[ref.Name][version], s.gen
 	s.mu.RUnlock()
 	if fn != nil {
 		return fn, invoked, nil
@@ -134,7 +133,12 @@ func (s *Service) Resolve(ctx context.Context, name, qualifier string) (*lambda.
 		return nil, "", err
 	}
 	s.mu.Lock()
-	s.cache[key] = fn
+	if s.gen == gen {
+		if s.cache[ref.Name] == nil {
+			s.cache[ref.Name] = make(map[string]*lambda.Function)
+		}
+		s.cache[ref.Name][version] = fn
+	}
 	s.mu.Unlock()
 	return fn, invoked, nil
 }

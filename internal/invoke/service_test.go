@@ -84,3 +84,38 @@ func TestForgetDropsCachedConfig(t *testing.T) {
 		t.Fatalf("Forget kept the old config: timeout %d", fn.Timeout)
 	}
 }
+
+// slowFunctions answers GetFunction only when released, so a test can
+// change the function while a read is in flight.
+type slowFunctions struct {
+	functions
+	reading chan struct{}
+	release chan struct{}
+}
+
+func (f slowFunctions) GetFunction(ctx context.Context, name, version string) (*lambda.Function, error) {
+	fn, err := f.functions.GetFunction(ctx, name, version)
+	f.reading <- struct{}{}
+	<-f.release
+	return fn, err
+}
+
+func TestChangeDuringReadIsNotCachedStale(t *testing.T) {
+	old := &lambda.Function{Name: "f", Version: lambda.LatestVersion, Timeout: 3}
+	fns := slowFunctions{functions{"f:$LATEST": old}, make(chan struct{}), make(chan struct{})}
+	s := New(lambda.Identity{Region: "us-east-1", Account: "000000000000"}, fns, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _, _ = s.Resolve(context.Background(), "f", "")
+	}()
+	<-fns.reading // the read has the old config in hand
+	fns.functions["f:$LATEST"] = &lambda.Function{Name: "f", Version: lambda.LatestVersion, Timeout: 9}
+	s.Forget("f") // the update lands mid-read
+	close(fns.release)
+	<-done
+	go func() { <-fns.reading }()
+	if fn, _, _ := s.Resolve(context.Background(), "f", ""); fn.Timeout != 9 {
+		t.Fatalf("after a change during a read, Resolve returns timeout %d, want 9", fn.Timeout)
+	}
+}
