@@ -39,7 +39,9 @@ type Invoker interface {
 // Environments is told when a function changes so that warm environments
 // running old code or configuration stop.
 type Environments interface {
-	Invalidate(name string)
+	// Invalidate stops environments of name not running revision keep
+	// ("" = all of them).
+	Invalidate(name, keep string)
 }
 
 // Options builds an API.

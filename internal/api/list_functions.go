@@ -40,9 +40,6 @@ func (a *API) listFunctions(w http.ResponseWriter, r *http.Request, _ []byte) er
 	}
 	sort.Slice(fns, func(i, j int) bool { return fns[i].Name < fns[j].Name })
 	start := sort.Search(len(fns), func(i int) bool { return fns[i].Name > after })
-	if after == "" {
-		start = 0
-	}
 	end := min(start+limit, len(fns))
 	out := listFunctionsOutput{Functions: make([]functionConfiguration, 0, end-start)}
 	for _, fn := range fns[start:end] {

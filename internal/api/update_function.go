@@ -115,14 +115,15 @@ func (a *API) mutate(r *http.Request, name, revision string, change func(*lambda
 	case err != nil:
 		return nil, err
 	}
-	a.changed(name)
+	a.changed(name, fn.RevisionID)
 	return fn, nil
 }
 
-// changed drops cached state and warm environments of a function.
-func (a *API) changed(name string) {
+// changed drops cached state of a function and its warm environments that
+// do not run revision keep ("" after a delete).
+func (a *API) changed(name, keep string) {
 	a.opts.Invoker.Forget(name)
-	a.opts.Environments.Invalidate(name)
+	a.opts.Environments.Invalidate(name, keep)
 }
 
 func checkRevision(fn *lambda.Function, revision string) error {
@@ -150,7 +151,7 @@ func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request, _ []byte) e
 	if err != nil {
 		return err
 	}
-	a.changed(name)
+	a.changed(name, "")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -6,8 +6,10 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 )
 
@@ -66,6 +68,11 @@ func Defaults() Server {
 	}
 }
 
+var (
+	accountID = regexp.MustCompile(`^[0-9]{12}$`)
+	region    = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
+)
+
 // Validate checks values that would make the server misbehave.
 func (c *Server) Validate() error {
 	if c.DataDir == "" {
@@ -86,8 +93,14 @@ func (c *Server) Validate() error {
 	if c.Sandbox != "process" {
 		return fmt.Errorf("config: unknown sandbox %q (want process)", c.Sandbox)
 	}
-	if len(c.AccountID) != 12 {
+	if !accountID.MatchString(c.AccountID) {
 		return fmt.Errorf("config: account id must be 12 digits, got %q", c.AccountID)
+	}
+	if !region.MatchString(c.Region) {
+		return fmt.Errorf("config: region %q is not a region name like us-east-1", c.Region)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: listen address %q: %w", c.Listen, err)
 	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		return fmt.Errorf("config: set both GUST_ACCESS_KEY_ID and GUST_SECRET_ACCESS_KEY, or neither")

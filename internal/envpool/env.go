@@ -53,7 +53,7 @@ func newStreamName(version string, now time.Time) string {
 
 // launch starts an environment's process and Runtime API but does not wait
 // for init.
-func (m *Manager) launch(ctx context.Context, p *pool, spec LaunchSpec) (*Env, error) {
+func (m *Manager) launch(p *pool, spec LaunchSpec) (*Env, error) {
 	fn := p.fn
 	e := &Env{fn: fn, pool: p, stream: newStreamName(fn.Version, time.Now()), cold: true}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -72,11 +72,19 @@ func (m *Manager) launch(ctx context.Context, p *pool, spec LaunchSpec) (*Env, e
 	e.out = newOutput(proc.Output, m.opts.Logs, fn.Logging.LogGroup, e.stream)
 	e.out.beginTail() // init output, reported if init fails
 	go e.out.run()
-	m.mu.Lock()
-	m.envs[e] = struct{}{}
-	m.mu.Unlock()
 	exited, cancel := context.WithCancelCause(context.Background())
 	e.exited = exited
+	m.mu.Lock()
+	closed := m.closed
+	if !closed {
+		m.envs[e] = struct{}{}
+	}
+	m.mu.Unlock()
+	if closed { // Close ran while this one was being prepared
+		e.kill()
+		cancel(ErrClosed)
+		return nil, ErrClosed
+	}
 	go func() {
 		<-proc.Done()
 		cancel(fmt.Errorf("%w: %s", ErrRuntimeExited, sandbox.ExitDescription(proc.Err())))
@@ -92,7 +100,9 @@ func lambdaEnv(fn *lambda.Function, id lambda.Identity, stream, rapiAddr string,
 		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
 		"LANG=en_US.UTF-8",
 		"TZ=:UTC",
-		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+		// Lambda's search path, with the task and runtime dirs where this
+		// sandbox has them rather than at /var/task and /var/runtime.
+		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:"+spec.RuntimeDir+":"+spec.RuntimeDir+"/lib:"+spec.Dir+":"+spec.Dir+"/lib:/opt/lib",
 	)
 	for k, v := range fn.Environment {
 		env = append(env, k+"="+v)
@@ -162,6 +172,9 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 		e.broken.Store(true)
 		return Outcome{Undelivered: true}
 	}
+	// A first reading, so the peak is known even if the process dies
+	// before the invocation ends (rate-limited: free on a busy warm env).
+	e.proc.SampleMemory()
 	timeout := time.Duration(fn.Timeout) * time.Second
 	start := time.Now()
 	inv.Deadline = start.Add(timeout)
@@ -192,10 +205,9 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 	case errors.Is(err, errTimedOut):
 		e.broken.Store(true)
 		o.Duration = timeout
-		msg := fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
-		e.out.platform(time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + inv.RequestID + " " + msg)
 		o.ErrorType = "Sandbox.Timedout"
-		o.Payload = PlatformError(o.ErrorType, inv.RequestID, msg)
+		o.Payload = e.timedOut(inv.RequestID, timeout)
+		e.proc.SampleMemory() // while the tree is still there to read
 		e.proc.Kill()
 	default:
 		e.broken.Store(true)
@@ -227,6 +239,14 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 }
 
 var errTimedOut = errors.New("task timed out")
+
+// timedOut writes Lambda's timeout line to the log and returns the error
+// payload the invoker gets.
+func (e *Env) timedOut(requestID string, timeout time.Duration) []byte {
+	msg := fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
+	e.out.platform(time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + requestID + " " + msg)
+	return PlatformError("Sandbox.Timedout", requestID, msg)
+}
 
 // reportLine renders Lambda's REPORT line; billed duration is rounded up
 // to the millisecond and includes init on cold starts.

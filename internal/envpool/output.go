@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-
-	"golang.org/x/sys/unix"
 )
 
 // LogWriter receives an environment's log lines: the function's stdout and
@@ -177,12 +175,7 @@ func (o *output) endTail() []byte {
 // written synchronously, so the bytes are in the pipe when the response
 // arrives; TIOCINQ (FIONREAD) tells how many are still unread.
 func (o *output) settle(limit time.Duration) {
-	pending := 0
-	if rc, err := o.pipe.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			pending, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ)
-		})
-	}
+	pending := pendingBytes(o.pipe)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if pending <= 0 || o.eof {

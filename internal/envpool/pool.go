@@ -50,6 +50,7 @@ type Manager struct {
 	pools    map[poolKey]*pool
 	envs     map[*Env]struct{} // every live environment, busy or idle
 	failures map[poolKey]initFailures
+	probes   map[poolKey]*probe
 	busy     int
 	closed   bool
 	wg       sync.WaitGroup
@@ -95,11 +96,14 @@ func New(opts Options) *Manager {
 	if opts.InitTimeout == 0 {
 		opts.InitTimeout = lambda.InitTimeoutSeconds * time.Second
 	}
+	if opts.MaxConcurrency <= 0 {
+		opts.MaxConcurrency = lambda.DefaultAccountConcurrency
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	m := &Manager{opts: opts, logger: opts.Logger.With("component", "envpool"),
-		pools: make(map[poolKey]*pool), envs: make(map[*Env]struct{}), failures: make(map[poolKey]initFailures), stop: make(chan struct{})}
+		pools: make(map[poolKey]*pool), envs: make(map[*Env]struct{}), failures: make(map[poolKey]initFailures), probes: make(map[poolKey]*probe), stop: make(chan struct{})}
 	m.wg.Add(1)
 	go m.reap()
 	return m
@@ -116,22 +120,97 @@ var ErrClosed = errors.New("envpool: closed")
 // Release must follow a successful Acquire.
 func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID string) (*Env, error) {
 	key := poolKey{fn.Name, fn.Version, fn.RevisionID}
+	var (
+		p     *pool
+		pr    *probe
+		wait  time.Duration
+		found *Env
+	)
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if m.busy >= m.opts.MaxConcurrency {
+			m.mu.Unlock()
+			return nil, lambda.Throttled(lambda.ReasonConcurrentInvocationLimitExceeded)
+		}
+		p = m.pools[key]
+		if p == nil {
+			p = &pool{key: key, fn: fn}
+			m.pools[key] = p
+		}
+		var dead []*Env // exited while idle, before dropExited got to them
+		found, dead = p.takeIdle()
+		if found != nil {
+			m.busy++
+			m.mu.Unlock()
+			m.forgetAll(dead)
+			return found, nil
+		}
+		// After an init failure only one init of this version runs at a
+		// time; the others share its outcome rather than each starting a
+		// process that will crash too.
+		if m.failures[key].count > 0 {
+			if other := m.probes[key]; other != nil {
+				m.mu.Unlock()
+				m.forgetAll(dead)
+				select {
+				case <-other.done:
+					if other.fail != nil {
+						return nil, other.fail
+					}
+					continue // it worked: take its environment or start another
+				case <-ctx.Done():
+					return nil, context.Cause(ctx)
+				}
+			}
+			pr = &probe{done: make(chan struct{})}
+			m.probes[key] = pr
+		}
+		m.busy++
+		p.total++
+		wait = m.failures[key].backoff()
+		m.mu.Unlock()
+		m.forgetAll(dead)
+		break
+	}
+
+	e, err := m.coldStart(ctx, p, wait, requestID)
 	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return nil, ErrClosed
+	var fail *InitFailure
+	switch {
+	case err == nil:
+		delete(m.failures, key)
+	case errors.As(err, &fail):
+		f := m.failures[key]
+		m.failures[key] = initFailures{count: f.count + 1, last: time.Now()}
 	}
-	if m.busy >= m.opts.MaxConcurrency {
-		m.mu.Unlock()
-		return nil, lambda.Throttled(lambda.ReasonConcurrentInvocationLimitExceeded)
+	if err != nil {
+		m.busy--
+		p.total--
+		m.dropIfEmpty(p)
 	}
-	p := m.pools[key]
-	if p == nil {
-		p = &pool{key: key, fn: fn}
-		m.pools[key] = p
+	if pr != nil {
+		pr.fail = fail
+		delete(m.probes, key)
+		close(pr.done)
 	}
-	m.busy++
-	var dead []*Env // exited while idle, before dropExited got to them
+	m.mu.Unlock()
+	return e, err
+}
+
+// probe is the one init in flight for a version that failed before.
+type probe struct {
+	done chan struct{}
+	fail *InitFailure // set before done is closed; nil if the init worked
+}
+
+// takeIdle pops the most recently used live environment, also returning
+// any found exited on the way. Callers hold m.mu and forget the dead.
+func (p *pool) takeIdle() (*Env, []*Env) {
+	var dead []*Env
 	for n := len(p.idle); n > 0; n = len(p.idle) {
 		e := p.idle[n-1]
 		p.idle[n-1] = nil
@@ -141,32 +220,9 @@ func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID st
 			dead = append(dead, e)
 			continue
 		}
-		m.mu.Unlock()
-		m.forgetAll(dead)
-		return e, nil
+		return e, dead
 	}
-	p.total++
-	wait := m.failures[key].backoff()
-	m.mu.Unlock()
-	m.forgetAll(dead)
-
-	e, err := m.coldStart(ctx, p, wait, requestID)
-	if err != nil {
-		m.mu.Lock()
-		m.busy--
-		p.total--
-		if errors.As(err, new(*InitFailure)) {
-			f := m.failures[key]
-			m.failures[key] = initFailures{count: f.count + 1, last: time.Now()}
-		}
-		m.dropIfEmpty(p)
-		m.mu.Unlock()
-		return nil, err
-	}
-	m.mu.Lock()
-	delete(m.failures, key)
-	m.mu.Unlock()
-	return e, nil
+	return nil, dead
 }
 
 // InitFailure is a failed cold start: the runtime reported an init error,
@@ -201,7 +257,10 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 		return nil, m.entrypointFailure(p, requestID, err.Error())
 	}
 	start := time.Now()
-	e, err := m.launch(ctx, p, spec)
+	e, err := m.launch(p, spec)
+	if errors.Is(err, ErrClosed) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, m.entrypointFailure(p, requestID, unwrapStart(err))
 	}
@@ -216,7 +275,9 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 		e.out.endTail()
 		phase, start = "invoke", time.Now()
 		budget := time.Duration(p.fn.Timeout) * time.Second
-		if e, err = m.launch(ctx, p, spec); err != nil {
+		if e, err = m.launch(p, spec); errors.Is(err, ErrClosed) {
+			return nil, err
+		} else if err != nil {
 			return nil, m.entrypointFailure(p, requestID, unwrapStart(err))
 		}
 		err = m.waitInit(ctx, e, budget, errTimedOut)
@@ -237,9 +298,7 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 		}
 	case errors.Is(err, errTimedOut):
 		fail.ErrorType = "Sandbox.Timedout"
-		msg := fmt.Sprintf("Task timed out after %.2f seconds", float64(p.fn.Timeout))
-		fail.Payload = PlatformError(fail.ErrorType, requestID, msg)
-		e.out.platform(time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + requestID + " " + msg)
+		fail.Payload = e.timedOut(requestID, time.Duration(p.fn.Timeout)*time.Second)
 	case errors.Is(err, ErrRuntimeExited):
 		e.kill()
 		fail.ErrorType = "Runtime.ExitError"
@@ -248,9 +307,10 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 		m.forget(e)
 		return nil, err
 	}
+	memMB := e.proc.SampleMemory() >> 20 // before the tree is gone
 	m.forget(e)
 	e.out.settle(50 * time.Millisecond)
-	logInitFailure(e.out, p.fn, requestID, phase, fail, e.proc.SampleMemory()>>20)
+	logInitFailure(e.out, p.fn, requestID, phase, fail, memMB)
 	return nil, fail
 }
 
@@ -356,13 +416,16 @@ func (m *Manager) dropIfEmpty(p *pool) {
 }
 
 // Invalidate stops the idle environments of every version of the named
-// function and marks its pools stale, so busy ones stop on release. Call
-// it when a function's code or configuration changes or it is deleted.
-func (m *Manager) Invalidate(name string) {
+// function, except those of revision keep, and marks their pools stale, so
+// busy ones stop on release. Call it when a function's code or
+// configuration changes (keep = the new RevisionId: environments that
+// already run it stay warm, however late the news arrives) or when it is
+// deleted (keep = "").
+func (m *Manager) Invalidate(name, keep string) {
 	var victims []*Env
 	m.mu.Lock()
 	for k, p := range m.pools {
-		if k.name != name {
+		if k.name != name || (keep != "" && k.revision == keep) {
 			continue
 		}
 		p.stale = true
@@ -379,17 +442,18 @@ func (m *Manager) Invalidate(name string) {
 
 // Stats is a snapshot of the manager's accounting.
 type Stats struct {
-	Busy, Idle, Total int
+	Busy  int // invocations holding an environment
+	Idle  int // warm environments waiting for work
+	Total int // live environment processes, including ones being started or stopped
 }
 
 // Stats returns the current counts across all pools.
 func (m *Manager) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := Stats{Busy: m.busy}
+	s := Stats{Busy: m.busy, Total: len(m.envs)}
 	for _, p := range m.pools {
 		s.Idle += len(p.idle)
-		s.Total += p.total
 	}
 	return s
 }

@@ -199,7 +199,9 @@ func (s *Service) Invoke(ctx context.Context, req Request) (*Response, error) {
 	// An event the runtime never took (its process exited first) is run
 	// again on another environment; the function saw it at most once.
 	for range maxDeliveryAttempts {
-		env, err := s.pool.Acquire(ctx, fn, requestID)
+		// A cold start, like the invocation, outlives the caller's
+		// connection; the init timeout bounds it.
+		env, err := s.pool.Acquire(context.WithoutCancel(ctx), fn, requestID)
 		if err != nil {
 			var fail *envpool.InitFailure
 			if errors.As(err, &fail) {

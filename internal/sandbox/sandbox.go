@@ -63,7 +63,7 @@ func Start(spec Spec) (*Process, error) {
 	// child's writes never wait on the server beyond the pipe buffer.
 	cmd.Stdout = w
 	cmd.Stderr = w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sysProcAttr()
 	err = cmd.Start()
 	w.Close()
 	if err != nil {

@@ -509,6 +509,44 @@ func TestInvokeInitCrashLoopBackoff(t *testing.T) {
 	}
 }
 
+// Concurrent invokes of a crash-looping function share one init attempt
+// instead of each starting a process that will crash too.
+func TestInvokeInitCrashLoopNoStampede(t *testing.T) {
+	t.Parallel()
+	s := gusttest.StartServer(t)
+	c := s.Lambda()
+	starts := filepath.Join(t.TempDir(), "starts")
+	createFunction(t, c, "crasher", types.RuntimeProvidedal2023, "x", gusttest.ZipFiles(t, map[string]gusttest.File{
+		"bootstrap": {Body: "#!/bin/sh\necho start >> " + starts + "\nexit 1\n", Mode: 0o755}}))
+	platformError(t, invokeTail(t, c, "crasher", `{}`), "Runtime.ExitError", "Runtime exited with error: exit status 1")
+
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("crasher")})
+			if err != nil {
+				t.Errorf("invoke: %v", err)
+				return
+			}
+			if aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), "Runtime.ExitError") {
+				t.Errorf("invoke = %s %s, want Runtime.ExitError", aws.ToString(out.FunctionError), out.Payload)
+			}
+		}()
+	}
+	wg.Wait()
+	b, err := os.ReadFile(starts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One start for the first invoke, then one shared attempt (two if a
+	// caller arrived just after the first attempt ended).
+	if n := strings.Count(string(b), "start"); n > 3 {
+		t.Fatalf("8 concurrent invokes of a crash-looping function started %d processes, want at most 3", n)
+	}
+}
+
 // An init that overruns the init limit is retried inside the invocation
 // under the function's timeout, as Lambda does: it fails only when that
 // retry overruns too.

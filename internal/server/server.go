@@ -52,7 +52,6 @@ type Server struct {
 	invoker  *invoke.Service
 
 	stopWatch context.CancelFunc
-	serveErr  chan error
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -65,7 +64,7 @@ func New(cfg config.Server, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Server{cfg: cfg, logger: logger, serveErr: make(chan error, 1)}, nil
+	return &Server{cfg: cfg, logger: logger}, nil
 }
 
 // Start starts every component and the API listener. On error everything
@@ -120,7 +119,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.stopWatch = stopWatch
 	if err := s.store.Watch(watchCtx, func(name string) {
 		s.invoker.Forget(name)
-		s.pool.Invalidate(name)
+		keep := "" // deleted, or unreadable: stop them all
+		if fn, err := s.store.GetFunction(watchCtx, name, lambda.LatestVersion); err == nil {
+			keep = fn.RevisionID
+		}
+		s.pool.Invalidate(name, keep)
 	}); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
@@ -149,7 +152,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 	}
-	go func() { s.serveErr <- s.http.Serve(s.listener) }()
+	go func() {
+		if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("api listener stopped", "err", err)
+		}
+	}()
 	s.ready.Store(true)
 	s.logger.Info("gust started", "endpoint", s.Endpoint(), "data", cfg.DataDir)
 	return nil
