@@ -176,13 +176,21 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 	// before the invocation ends (rate-limited: free on a busy warm env).
 	e.proc.SampleMemory()
 	timeout := time.Duration(fn.Timeout) * time.Second
-	start := time.Now()
-	inv.Deadline = start.Add(timeout)
+	begun := time.Now()
+	inv.Deadline = begun.Add(timeout)
 	if !e.deadline.IsZero() {
 		inv.Deadline, e.deadline = e.deadline, time.Time{}
 	}
 	e.out.beginTail()
-	e.out.platform("START RequestId: " + inv.RequestID + " Version: " + version)
+	// START is written when the runtime takes the event, so an event that
+	// never reaches this runtime leaves no START behind in its stream.
+	var started atomic.Bool
+	start := func() {
+		if !started.Swap(true) {
+			e.out.platform("START RequestId: " + inv.RequestID + " Version: " + version)
+		}
+	}
+	inv.OnDeliver = start
 
 	// The invocation outlives the caller's connection, as in Lambda: only
 	// the deadline and the runtime's exit end it.
@@ -198,6 +206,9 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 		e.broken.Store(true)
 		e.out.endTail()
 		return Outcome{Undelivered: true}
+	}
+	start() // a timeout may come before the runtime ever took the event
+	switch {
 	case err == nil:
 		o.Payload, o.ErrorType = res.Payload, res.ErrorType
 		o.Duration = res.Finished.Sub(res.Started)
@@ -211,7 +222,7 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 		e.proc.Kill()
 	default:
 		e.broken.Store(true)
-		o.Duration = time.Since(start)
+		o.Duration = time.Since(begun)
 		msg := "Runtime exited without providing a reason"
 		if errors.Is(err, ErrRuntimeExited) {
 			<-e.proc.Done()

@@ -18,6 +18,10 @@ type Invocation struct {
 	CognitoIdentity    string
 	TraceID            string
 	TenantID           string
+	// OnDeliver, when set, is called just before the event is written to
+	// a /next response (again if that write fails and the event is
+	// delivered later). It must be quick; it runs on the handler.
+	OnDeliver func()
 }
 
 // Result is the runtime's answer to one Invocation.

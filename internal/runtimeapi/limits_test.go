@@ -1,7 +1,9 @@
 package runtimeapi
 
 import (
+	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -93,5 +95,29 @@ func TestOneAnswerReadAtATime(t *testing.T) {
 	}
 	if got := recv(t, done, "Invoke"); got.err != nil || string(got.res.Payload) != `"halves"` {
 		t.Fatalf("Invoke = %q, %v; want the first answer", got.res.Payload, got.err)
+	}
+}
+
+func TestOnDeliverRunsWhenTheRuntimeTakesTheEvent(t *testing.T) {
+	s := startServer(t, Options{})
+	r := newRuntime(t, s)
+	next := ready(t, s, r)
+	var calls atomic.Int32
+	done := asyncInvoke(ctxTimeout(t), s, Invocation{RequestID: "a", OnDeliver: func() { calls.Add(1) }})
+	recv(t, next, "/next")
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("OnDeliver ran %d times by the time /next answered, want 1", n)
+	}
+	r.respond("a", `1`, nil)
+	recv(t, done, "Invoke")
+
+	// An event that is never taken never reports delivery.
+	ctx, cancel := context.WithCancel(context.Background())
+	queued := asyncInvoke(ctx, s, Invocation{RequestID: "b", OnDeliver: func() { calls.Add(1) }})
+	waitState(t, s, stateQueued)
+	cancel()
+	recv(t, queued, "Invoke")
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("OnDeliver ran for an event never taken (%d calls)", n)
 	}
 }

@@ -75,6 +75,9 @@ func (s *Server) nextGone() {
 // deliver writes inv as the /next response. When the write fails the
 // event is queued again.
 func (s *Server) deliver(w http.ResponseWriter, inv *Invocation) {
+	if inv.OnDeliver != nil {
+		inv.OnDeliver()
+	}
 	h := w.Header()
 	// One backing array for every header value, and one string holding
 	// both numbers, so the header block costs two allocations.
