@@ -107,7 +107,7 @@ func (a *API) operation(service, name string, maxBody int64, tooLarge func() err
 			err = h(w, r, body)
 		}
 		if err != nil {
-			a.writeError(w, r, rid, name, err)
+			a.writeError(w, service, rid, name, err)
 		}
 	}
 }
@@ -169,7 +169,9 @@ type errorBody struct {
 }
 
 // writeError renders err as an AWS error response.
-func (a *API) writeError(w http.ResponseWriter, r *http.Request, rid, op string, err error) {
+// Lambda (REST JSON) errors carry {"Type","Message"}; CloudWatch Logs
+// (JSON 1.1) errors carry {"__type","message"}.
+func (a *API) writeError(w http.ResponseWriter, service, rid, op string, err error) {
 	e := lambda.AsError(err)
 	if e.Kind == lambda.KindService {
 		a.logger.Error("operation failed", "op", op, "request_id", rid, "err", err)
@@ -178,10 +180,16 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, rid, op string,
 	}
 	h := w.Header()
 	h.Set("X-Amzn-ErrorType", e.Code)
-	h.Set("Content-Type", "application/json")
 	if e.RetryAfterSeconds > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.RetryAfterSeconds))
 	}
+	if service == "logs" {
+		h.Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(e.Status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"__type": e.Code, "message": e.Message})
+		return
+	}
+	h.Set("Content-Type", "application/json")
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(errorBody{Type: e.Type, Message: e.Message, Reason: e.Reason})
 }

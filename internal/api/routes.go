@@ -29,7 +29,7 @@ func (a *API) routes() {
 	a.handle("GET /2016-08-19/account-settings", a.operation("lambda", "GetAccountSettings", maxControlBody, tooLarge("GetAccountSettings", maxControlBody), a.getAccountSettings))
 
 	// CloudWatch Logs (JSON 1.1): POST / with X-Amz-Target.
-	a.mux.Handle("POST /{$}", a.logsOperation())
+	a.mux.Handle("POST /{$}", a.operation("logs", "CloudWatchLogs", maxControlBody, tooLarge("CloudWatchLogs", maxControlBody), a.logs))
 	// Gust's own endpoints.
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /_gust/code/{token}", a.downloadCode)

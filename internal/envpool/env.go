@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -230,7 +229,7 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 			msg = "Runtime exited with error: " + sandbox.ExitDescription(e.proc.Err())
 		}
 		o.ErrorType = "Runtime.ExitError"
-		o.Payload = PlatformError(o.ErrorType, inv.RequestID, msg)
+		o.Payload = runtimeapi.PlatformError(o.ErrorType, inv.RequestID, msg)
 		e.out.platform("RequestId: " + inv.RequestID + " Error: " + msg)
 		e.out.platform(o.ErrorType)
 		e.proc.Kill()
@@ -256,7 +255,7 @@ var errTimedOut = errors.New("task timed out")
 func (e *Env) timedOut(requestID string, timeout time.Duration) []byte {
 	msg := fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
 	e.out.platform(time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + requestID + " " + msg)
-	return PlatformError("Sandbox.Timedout", requestID, msg)
+	return runtimeapi.PlatformError("Sandbox.Timedout", requestID, msg)
 }
 
 // reportLine renders Lambda's REPORT line; billed duration is rounded up
@@ -289,16 +288,6 @@ func ceilMs(ms float64) float64 {
 		c = 1
 	}
 	return c
-}
-
-// PlatformError is the body Lambda sends for errors the runtime did not
-// report itself.
-func PlatformError(errorType, requestID, text string) []byte {
-	b, _ := json.Marshal(struct {
-		ErrorType    string `json:"errorType"`
-		ErrorMessage string `json:"errorMessage"`
-	}{errorType, "RequestId: " + requestID + " Error: " + text})
-	return b
 }
 
 // kill stops the environment for good.

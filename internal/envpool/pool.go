@@ -302,7 +302,7 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 	case errors.Is(err, ErrRuntimeExited):
 		e.kill()
 		fail.ErrorType = "Runtime.ExitError"
-		fail.Payload = PlatformError(fail.ErrorType, requestID, "Runtime exited with error: "+exitText(e))
+		fail.Payload = runtimeapi.PlatformError(fail.ErrorType, requestID, "Runtime exited with error: "+exitText(e))
 	default: // ctx ended: the caller gave up or the server is stopping
 		m.forget(e)
 		return nil, err
@@ -328,7 +328,7 @@ func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds())
 // environment was made.
 func (m *Manager) entrypointFailure(p *pool, requestID, text string) *InitFailure {
 	const t = "Runtime.InvalidEntrypoint"
-	fail := &InitFailure{ErrorType: t, Payload: PlatformError(t, requestID, text)}
+	fail := &InitFailure{ErrorType: t, Payload: runtimeapi.PlatformError(t, requestID, text)}
 	out := newOutput(nil, m.opts.Logs, p.fn.Logging.LogGroup, newStreamName(p.fn.Version, time.Now()))
 	out.beginTail()
 	out.platform("RequestId: " + requestID + " Error: " + text)

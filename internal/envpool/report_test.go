@@ -55,11 +55,3 @@ func TestStreamName(t *testing.T) {
 		t.Fatalf("two environments got one stream name %q", a)
 	}
 }
-
-func TestPlatformErrorEscapes(t *testing.T) {
-	got := string(PlatformError("Runtime.ExitError", "id", `exit "quoted" é`))
-	want := `{"errorType":"Runtime.ExitError","errorMessage":"RequestId: id Error: exit \"quoted\" é"}`
-	if got != want {
-		t.Fatalf("got %s\nwant %s", got, want)
-	}
-}

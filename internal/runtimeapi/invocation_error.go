@@ -25,7 +25,7 @@ func (s *Server) handleInvocationError(w http.ResponseWriter, r *http.Request, i
 		payload, errType, onOK = s.tooLargeBody, errTypeResponseTooLarge, s.tooLarge
 	case err != nil:
 		s.log.Warn("error body cut short", "requestId", id, "err", err)
-		payload, errType, onOK = platformError(errTypeTruncatedResponse, id, "runtime error truncated"), errTypeTruncatedResponse, replyTruncated
+		payload, errType, onOK = PlatformError(errTypeTruncatedResponse, id, "runtime error truncated"), errTypeTruncatedResponse, replyTruncated
 	}
 	rp, ok := s.answer(id, payload, errType)
 	if ok {

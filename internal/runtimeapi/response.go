@@ -24,7 +24,7 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request, id strin
 		return
 	}
 	if mode := headerValue(r.Header, hdrResponseMode); mode != "" && mode != responseStreaming {
-		rp, ok := s.answer(id, platformError(errTypeInvalidResponseMode, id, "invalid response mode"), errTypeInvalidResponseMode)
+		rp, ok := s.answer(id, PlatformError(errTypeInvalidResponseMode, id, "invalid response mode"), errTypeInvalidResponseMode)
 		if ok {
 			rp = replyInvalidMode
 		}
@@ -43,7 +43,7 @@ func (s *Server) handleResponse(w http.ResponseWriter, r *http.Request, id strin
 		payload, errType, onOK = s.tooLargeBody, errTypeResponseTooLarge, s.tooLarge
 	case err != nil:
 		s.log.Warn("response body cut short", "requestId", id, "err", err)
-		payload, errType, onOK = platformError(errTypeTruncatedResponse, id, "runtime response truncated"), errTypeTruncatedResponse, replyTruncated
+		payload, errType, onOK = PlatformError(errTypeTruncatedResponse, id, "runtime response truncated"), errTypeTruncatedResponse, replyTruncated
 	default:
 		if t := trailer(r, hdrErrorType); t != "" {
 			errType = validErrorType(t)
@@ -72,5 +72,5 @@ func decodeErrorBody(enc, errType, id string) []byte {
 			return b
 		}
 	}
-	return platformError(errType, id, "runtime reported "+errType+" while streaming the response")
+	return PlatformError(errType, id, "runtime reported "+errType+" while streaming the response")
 }

@@ -50,9 +50,10 @@ func marshalError(errType, msg string) []byte {
 	return b
 }
 
-// platformError is the body of an error the runtime did not report itself
-// (RIE's formatted error response).
-func platformError(errType, requestID, text string) []byte {
+// PlatformError is the body of an error the runtime did not report itself
+// (RIE's formatted error response): {"errorMessage":"RequestId: <id>
+// Error: <text>","errorType":<type>}.
+func PlatformError(errType, requestID, text string) []byte {
 	return marshalError(errType, "RequestId: "+requestID+" Error: "+text)
 }
 

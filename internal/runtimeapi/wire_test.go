@@ -78,3 +78,11 @@ func TestReadBody(t *testing.T) {
 		})
 	}
 }
+
+func TestPlatformErrorEscapes(t *testing.T) {
+	got := string(PlatformError("Runtime.ExitError", "id", `exit "quoted" é`))
+	want := `{"errorMessage":"RequestId: id Error: exit \"quoted\" é","errorType":"Runtime.ExitError"}`
+	if got != want {
+		t.Fatalf("got %s\nwant %s", got, want)
+	}
+}
