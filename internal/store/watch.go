@@ -19,7 +19,20 @@ func (s *Store) Watch(ctx context.Context, fn func(name string)) error {
 	if s.closed {
 		return ErrClosed
 	}
-	w, err := s.kv.Watch(ctx, allFunctionsFilter(), jetstream.UpdatesOnly())
+	// UpdatesOnly would start at whatever the stream holds when the server
+	// gets round to creating the consumer, which can be after Watch returns;
+	// starting past the last sequence read here makes "after Watch returns"
+	// exact.
+	status, err := s.kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("watch functions: %w", err)
+	}
+	bucket, ok := status.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return fmt.Errorf("watch functions: unexpected bucket status %T", status)
+	}
+	next := bucket.StreamInfo().State.LastSeq + 1
+	w, err := s.kv.Watch(ctx, allFunctionsFilter(), jetstream.ResumeFromRevision(next))
 	if err != nil {
 		return fmt.Errorf("watch functions: %w", err)
 	}
