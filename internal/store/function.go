@@ -35,9 +35,26 @@ func allFunctionsFilter() string        { return keyPrefix + ">" }
 // numbers from 1 again.
 func nextVersionKey(name string) string { return keyPrefix + name + ".next" }
 
+// Per-function settings live beside the versions, so DeleteFunction's scan
+// of fn.<name>.> removes them with the function and Watch reports their
+// changes under the function's name.
+func concurrencyKey(name string) string { return keyPrefix + name + ".concurrency" }
+
+// eventInvokeConfigKey holds the event invoke config of one qualifier
+// ("$LATEST" is stored as "latest": '$' is not a valid key character).
+func eventInvokeConfigKey(name, qualifier string) string {
+	if qualifier == lambda.LatestVersion {
+		qualifier = "latest"
+	}
+	return keyPrefix + name + ".eic." + qualifier
+}
+
 // isFunctionValueKey reports whether key holds a lambda.Function (as opposed
-// to the version counter).
-func isFunctionValueKey(key string) bool { return key != nextVersionKey(keyFunctionName(key)) }
+// to the version counter or a per-function setting).
+func isFunctionValueKey(key string) bool {
+	name := keyFunctionName(key)
+	return key == latestKey(name) || strings.HasPrefix(key, keyPrefix+name+".v.")
+}
 
 // keyFunctionName extracts <name> from any fn.<name>.… key.
 func keyFunctionName(key string) string {

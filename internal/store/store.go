@@ -10,6 +10,9 @@
 //	fn.<name>.v.<n>    published version n (1, 2, …), immutable
 //	fn.<name>.next     the next version number to publish, so numbers are
 //	                   never reused while the function exists
+//	fn.<name>.concurrency  reserved concurrency (JSON integer), if set
+//	fn.<name>.eic.<q>      event invoke config of qualifier q ("latest"
+//	                       for $LATEST), if set
 //
 // Code objects are named by the lowercase hex of the SHA-256 in CodeSha256.
 //
