@@ -40,11 +40,12 @@ func nextVersionKey(name string) string { return keyPrefix + name + ".next" }
 // changes under the function's name.
 func concurrencyKey(name string) string { return keyPrefix + name + ".concurrency" }
 
-// eventInvokeConfigKey holds the event invoke config of one qualifier
-// ("$LATEST" is stored as "latest": '$' is not a valid key character).
+// eventInvokeConfigKey holds the event invoke config of one qualifier.
+// '$' is not a valid key character, so "$LATEST" is stored as "=LATEST";
+// '=' cannot occur in a version or alias name, so no alias can clash.
 func eventInvokeConfigKey(name, qualifier string) string {
 	if qualifier == lambda.LatestVersion {
-		qualifier = "latest"
+		qualifier = "=LATEST"
 	}
 	return keyPrefix + name + ".eic." + qualifier
 }

@@ -11,7 +11,7 @@
 //	fn.<name>.next     the next version number to publish, so numbers are
 //	                   never reused while the function exists
 //	fn.<name>.concurrency  reserved concurrency (JSON integer), if set
-//	fn.<name>.eic.<q>      event invoke config of qualifier q ("latest"
+//	fn.<name>.eic.<q>      event invoke config of qualifier q ("=LATEST"
 //	                       for $LATEST), if set
 //
 // Code objects are named by the lowercase hex of the SHA-256 in CodeSha256.

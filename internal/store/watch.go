@@ -10,7 +10,9 @@ import (
 // Watch calls fn(name) each time any stored state of a function changes:
 // $LATEST, a published version, its version counter, or its deletion. It
 // reports only changes made after Watch returns, from any node, in commit
-// order, one call at a time; fn must not block for long. Watch starts one
+// order, one call at a time; fn must not block for long. The bucket keeps
+// one value per key, so quick changes to one key may be reported as one
+// call: fn should re-read the function's state rather than count calls. Watch starts one
 // goroutine, which stops when ctx is done, when the Store is closed, or when
 // the NATS connection closes. It returns ErrClosed after Close.
 func (s *Store) Watch(ctx context.Context, fn func(name string)) error {
