@@ -2,7 +2,8 @@
 // cold-start an environment when no warm one is idle, reuse warm ones one
 // invocation at a time, scale out by one environment per concurrent
 // invocation, reap idle ones, back off crash-looping inits, and cap busy
-// environments at the account concurrency.
+// environments at each function's reserved concurrency and the account's
+// unreserved concurrency.
 //
 // An environment (Env) is a runtime process tree started through the
 // sandbox package, its private Runtime API server, and its log stream.

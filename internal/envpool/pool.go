@@ -38,6 +38,7 @@ type Options struct {
 	MaxConcurrency int           // busy environments across all functions
 	IdleTimeout    time.Duration // idle environments are stopped after this
 	InitTimeout    time.Duration // 0 = lambda.InitTimeoutSeconds
+	Sandbox        string        // sandbox.Kind: "process" (also "") or "linux"
 }
 
 // Manager owns every pool of environments. It starts one reaper goroutine
@@ -51,7 +52,8 @@ type Manager struct {
 	envs     map[*Env]struct{} // every live environment, busy or idle
 	failures map[poolKey]initFailures
 	probes   map[poolKey]*probe
-	busy     int
+	busy     int         // all busy environments; see concurrency.go
+	conc     concurrency // reservations and per-function busy counts
 	closed   bool
 	wg       sync.WaitGroup
 	stop     chan struct{}
@@ -115,7 +117,8 @@ var ErrClosed = errors.New("envpool: closed")
 // Acquire returns an environment for fn, reserved for one invocation: a
 // warm idle one if there is one, else a new one started and initialised
 // (a cold start) within ctx and the init timeout. It throttles with
-// TooManyRequestsException when the account's concurrency is used up.
+// TooManyRequestsException when the function's reserved concurrency, or
+// the account's unreserved concurrency, is used up (see concurrency.go).
 // Init failures are returned as *InitFailure, whose log names requestID.
 // Release must follow a successful Acquire.
 func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID string) (*Env, error) {
@@ -132,9 +135,9 @@ func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID st
 			m.mu.Unlock()
 			return nil, ErrClosed
 		}
-		if m.busy >= m.opts.MaxConcurrency {
+		if err := m.admit(key.name); err != nil {
 			m.mu.Unlock()
-			return nil, lambda.Throttled(lambda.ReasonConcurrentInvocationLimitExceeded)
+			return nil, err
 		}
 		p = m.pools[key]
 		if p == nil {
@@ -144,7 +147,7 @@ func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID st
 		var dead []*Env // exited while idle, before dropExited got to them
 		found, dead = p.takeIdle()
 		if found != nil {
-			m.busy++
+			m.takeSlot(key.name)
 			m.mu.Unlock()
 			m.forgetAll(dead)
 			return found, nil
@@ -169,7 +172,7 @@ func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID st
 			pr = &probe{done: make(chan struct{})}
 			m.probes[key] = pr
 		}
-		m.busy++
+		m.takeSlot(key.name)
 		p.total++
 		wait = m.failures[key].backoff()
 		m.mu.Unlock()
@@ -188,7 +191,7 @@ func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID st
 		m.failures[key] = initFailures{count: f.count + 1, last: time.Now()}
 	}
 	if err != nil {
-		m.busy--
+		m.freeSlot(key.name)
 		p.total--
 		m.dropIfEmpty(p)
 	}
@@ -359,8 +362,8 @@ var errInitTimeout = errors.New("init timed out")
 // environments are stopped; healthy ones go back to the idle stack.
 func (m *Manager) Release(e *Env) {
 	m.mu.Lock()
-	m.busy--
 	p := e.pool
+	m.freeSlot(p.key.name)
 	// A runtime may exit right after answering (aws-lambda-go does after a
 	// panic): such an environment must not go back to the idle stack.
 	if e.broken.Load() || e.exited.Err() != nil || p.stale || m.closed {
