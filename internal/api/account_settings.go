@@ -25,12 +25,16 @@ func (a *API) getAccountSettings(w http.ResponseWriter, r *http.Request, _ []byt
 	if err != nil {
 		return err
 	}
+	reserved, err := a.opts.Store.ListConcurrency(r.Context())
+	if err != nil {
+		return err
+	}
 	var out accountSettingsOutput
 	out.AccountLimit.TotalCodeSize = lambda.MaxTotalCodeBytes
 	out.AccountLimit.CodeSizeUnzipped = lambda.MaxUnzippedCodeBytes
 	out.AccountLimit.CodeSizeZipped = lambda.MaxZippedCodeBytes
 	out.AccountLimit.ConcurrentExecutions = a.opts.MaxConcurrency
-	out.AccountLimit.UnreservedConcurrentExecutions = a.opts.MaxConcurrency
+	out.AccountLimit.UnreservedConcurrentExecutions = a.opts.MaxConcurrency - reservedTotal(reserved)
 	out.AccountUsage.FunctionCount = len(fns)
 	for _, fn := range fns {
 		out.AccountUsage.TotalCodeSize += fn.CodeSize

@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
+	"gust/internal/asyncq"
 	"gust/internal/invoke"
 	"gust/internal/lambda"
 	"gust/internal/sigv4"
@@ -27,6 +29,16 @@ type Store interface {
 	DeleteFunction(ctx context.Context, name string) error
 	PutCode(ctx context.Context, sha string, zip []byte) error
 	GetCode(ctx context.Context, sha string) ([]byte, error)
+	// Reserved concurrency (store.Store documents not-found and idempotence).
+	PutConcurrency(ctx context.Context, name string, n int) error
+	GetConcurrency(ctx context.Context, name string) (n int, ok bool, err error)
+	DeleteConcurrency(ctx context.Context, name string) error
+	ListConcurrency(ctx context.Context) (map[string]int, error)
+	PutEventInvokeConfig(ctx context.Context, cfg *lambda.EventInvokeConfig) error
+	UpdateEventInvokeConfig(ctx context.Context, name, qualifier string, mutate func(cfg *lambda.EventInvokeConfig) error) (*lambda.EventInvokeConfig, error)
+	GetEventInvokeConfig(ctx context.Context, name, qualifier string) (*lambda.EventInvokeConfig, error)
+	DeleteEventInvokeConfig(ctx context.Context, name, qualifier string) error
+	ListEventInvokeConfigs(ctx context.Context, name string) ([]*lambda.EventInvokeConfig, error)
 }
 
 // Invoker runs invocations.
@@ -36,12 +48,25 @@ type Invoker interface {
 	Forget(name string)
 }
 
+// AsyncQueue is the async invocation queue's state and dead-letter
+// queues, for Gust's own endpoints.
+type AsyncQueue interface {
+	Stats(ctx context.Context, function string) (asyncq.Stats, error)
+	DeadLetterQueues(ctx context.Context) ([]asyncq.QueueInfo, error)
+	DeadLetters(ctx context.Context, queue string, limit int) ([]asyncq.DeadLetter, error)
+	Redrive(ctx context.Context, queue, to string) (int, error)
+}
+
 // Environments is told when a function changes so that warm environments
 // running old code or configuration stop.
 type Environments interface {
 	// Invalidate stops environments of name not running revision keep
 	// ("" = all of them).
 	Invalidate(name, keep string)
+	// SetReserved and ClearReserved apply a function's reserved
+	// concurrency to this node at once.
+	SetReserved(name string, n int)
+	ClearReserved(name string)
 }
 
 // Options builds an API.
@@ -49,6 +74,7 @@ type Options struct {
 	Identity     lambda.Identity
 	Store        Store
 	Invoker      Invoker
+	Async        AsyncQueue
 	Environments Environments
 	Verifier     *sigv4.Verifier
 	Logs         http.Handler // CloudWatch Logs JSON 1.1 API
@@ -67,6 +93,8 @@ type API struct {
 	id     lambda.Identity
 	mux    *http.ServeMux
 	logger *slog.Logger
+
+	reserveMu sync.Mutex // serialises reserved-concurrency writes; see function_concurrency.go
 }
 
 // New builds the API and its route table.

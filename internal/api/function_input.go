@@ -94,5 +94,10 @@ func (in *functionInput) validateUnsupported() error {
 	if len(in.Layers) > 0 {
 		return lambda.KindInvalidParameterValue.Errorf("Layers are not supported by Gust yet; include dependencies in the deployment package")
 	}
+	if in.DeadLetterConfig != nil {
+		if err := lambda.ValidateDeadLetterTarget(in.DeadLetterConfig.TargetArn); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -57,6 +57,7 @@ type getFunctionOutput struct {
 	Configuration functionConfiguration `json:"Configuration"`
 	Code          codeLocation          `json:"Code"`
 	Tags          map[string]string     `json:"Tags,omitempty"`
+	Concurrency   *concurrencyOutput    `json:"Concurrency,omitempty"`
 }
 
 type codeLocation struct {
@@ -69,11 +70,20 @@ func (a *API) getFunction(w http.ResponseWriter, r *http.Request, _ []byte) erro
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, getFunctionOutput{
+	out := getFunctionOutput{
 		Configuration: a.configuration(fn, true),
 		Code:          codeLocation{RepositoryType: "S3", Location: a.codeURL(r, fn)},
 		Tags:          fn.Tags,
-	})
+	}
+	// Reserved concurrency belongs to the function, whatever the qualifier.
+	n, ok, err := a.opts.Store.GetConcurrency(r.Context(), fn.Name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) { // deleted meanwhile: none
+		return err
+	}
+	if ok {
+		out.Concurrency = &concurrencyOutput{ReservedConcurrentExecutions: &n}
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) getFunctionConfiguration(w http.ResponseWriter, r *http.Request, _ []byte) error {

@@ -10,6 +10,7 @@ import (
 const (
 	maxControlBody = 1 << 20 // configuration requests
 	maxInvokeBody  = lambda.MaxSyncPayloadBytes
+	maxAsyncBody   = lambda.MaxAsyncPayloadBytes
 	maxCodeBody    = lambda.MaxCreateRequestBytes
 )
 
@@ -26,6 +27,16 @@ func (a *API) routes() {
 	a.handle("PUT "+fn+"/{name}/configuration", a.operation("lambda", "UpdateFunctionConfiguration", maxControlBody, tooLarge("UpdateFunctionConfiguration", maxControlBody), a.updateFunctionConfiguration))
 	a.handle("PUT "+fn+"/{name}/code", a.operation("lambda", "UpdateFunctionCode", maxCodeBody, tooLarge("UpdateFunctionCode", maxCodeBody), a.updateFunctionCode))
 	a.handle("POST "+fn+"/{name}/invocations", a.operation("lambda", "Invoke", maxInvokeBody, tooLarge("InvokeFunction", maxInvokeBody), a.invoke))
+	a.handle("POST /2014-11-13/functions/{name}/invoke-async", a.operation("lambda", "InvokeAsync", maxAsyncBody, tooLarge("InvokeAsync", maxAsyncBody), a.invokeAsync))
+	eic := "/2019-09-25/functions/{name}/event-invoke-config"
+	a.handle("PUT "+eic, a.operation("lambda", "PutFunctionEventInvokeConfig", maxControlBody, tooLarge("PutFunctionEventInvokeConfig", maxControlBody), a.putFunctionEventInvokeConfig))
+	a.handle("POST "+eic, a.operation("lambda", "UpdateFunctionEventInvokeConfig", maxControlBody, tooLarge("UpdateFunctionEventInvokeConfig", maxControlBody), a.updateFunctionEventInvokeConfig))
+	a.handle("GET "+eic, a.operation("lambda", "GetFunctionEventInvokeConfig", maxControlBody, tooLarge("GetFunctionEventInvokeConfig", maxControlBody), a.getFunctionEventInvokeConfig))
+	a.handle("DELETE "+eic, a.operation("lambda", "DeleteFunctionEventInvokeConfig", maxControlBody, tooLarge("DeleteFunctionEventInvokeConfig", maxControlBody), a.deleteFunctionEventInvokeConfig))
+	a.handle("GET "+eic+"/list", a.operation("lambda", "ListFunctionEventInvokeConfigs", maxControlBody, tooLarge("ListFunctionEventInvokeConfigs", maxControlBody), a.listFunctionEventInvokeConfigs))
+	a.handle("PUT /2017-10-31/functions/{name}/concurrency", a.operation("lambda", "PutFunctionConcurrency", maxControlBody, tooLarge("PutFunctionConcurrency", maxControlBody), a.putFunctionConcurrency))
+	a.handle("GET /2019-09-30/functions/{name}/concurrency", a.operation("lambda", "GetFunctionConcurrency", maxControlBody, tooLarge("GetFunctionConcurrency", maxControlBody), a.getFunctionConcurrency))
+	a.handle("DELETE /2017-10-31/functions/{name}/concurrency", a.operation("lambda", "DeleteFunctionConcurrency", maxControlBody, tooLarge("DeleteFunctionConcurrency", maxControlBody), a.deleteFunctionConcurrency))
 	a.handle("GET /2016-08-19/account-settings", a.operation("lambda", "GetAccountSettings", maxControlBody, tooLarge("GetAccountSettings", maxControlBody), a.getAccountSettings))
 
 	// CloudWatch Logs (JSON 1.1): POST / with X-Amz-Target.
@@ -33,6 +44,10 @@ func (a *API) routes() {
 	// Gust's own endpoints.
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /_gust/code/{token}", a.downloadCode)
+	a.handle("GET /_gust/v1/async/{name}", a.operation("lambda", "GustAsyncStats", maxControlBody, tooLarge("GustAsyncStats", maxControlBody), a.asyncStats))
+	a.handle("GET /_gust/v1/dlq", a.operation("lambda", "GustListDeadLetterQueues", maxControlBody, tooLarge("GustListDeadLetterQueues", maxControlBody), a.listDeadLetterQueues))
+	a.handle("GET /_gust/v1/dlq/{queue}", a.operation("lambda", "GustGetDeadLetters", maxControlBody, tooLarge("GustGetDeadLetters", maxControlBody), a.getDeadLetters))
+	a.handle("POST /_gust/v1/dlq/{queue}/redrive", a.operation("lambda", "GustRedriveDeadLetters", maxControlBody, tooLarge("GustRedriveDeadLetters", maxControlBody), a.redriveDeadLetters))
 	a.mux.Handle("/", a.operation("lambda", "Unknown", maxControlBody, tooLarge("Unknown", maxControlBody), a.unknownOperation))
 }
 

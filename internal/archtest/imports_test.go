@@ -16,6 +16,7 @@ var layers = [][]string{
 	{"store", "runtimeapi"},
 	{"envpool"},
 	{"invoke"},
+	{"asyncq"},
 	{"api"},
 	{"server"},
 	{"cli"},

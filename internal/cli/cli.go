@@ -1,8 +1,10 @@
 // Package cli is the `gust` command: `gust server` runs a node, and the
 // client commands (deploy, invoke, ls, rm, logs, env) talk to a running node
 // only through the AWS SDK's Lambda and CloudWatch Logs clients, which keeps
-// them honest about compatibility. It is the only package that prints to the
-// terminal.
+// them honest about compatibility. `gust async` and `gust dlq` use Gust's
+// own /_gust/v1/ endpoints, which no AWS API has, through GustClient: plain
+// HTTP signed with the SDK's SigV4 signer like the Lambda client. It is the
+// only package that prints to the terminal.
 //
 // Goroutines: Main starts one signal watcher that lives until Main returns.
 // The first SIGINT/SIGTERM cancels the command's context (graceful drain);
@@ -174,6 +176,8 @@ in the current directory (or --data, or GUST_ENDPOINT).`,
 		a.lsCommand(),
 		a.rmCommand(),
 		a.logsCommand(),
+		a.asyncCommand(),
+		a.dlqCommand(),
 		a.envCommand(),
 		a.versionCommand(),
 	)

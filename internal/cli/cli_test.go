@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // runCLI runs gust in-process and returns its exit status and output.
@@ -22,10 +24,16 @@ func TestHelpMentionsFlags(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--help"}, []string{"server", "deploy", "invoke", "ls", "rm", "logs", "env", "version", "completion", "--endpoint", "--region", "--data", "Examples:"}},
-		{[]string{"server", "--help"}, []string{"--listen", "--data", "--region", "--account-id", "--max-concurrency", "--idle-timeout", "--sandbox", "--node", "--python", "--log-level", "server.json", "Examples:"}},
+		{[]string{"--help"}, []string{"server", "deploy", "invoke", "ls", "rm", "logs", "async", "dlq", "env", "version", "completion", "--endpoint", "--region", "--data", "Examples:"}},
+		{[]string{"server", "--help"}, []string{"--listen", "--data", "--region", "--account-id", "--max-concurrency", "--idle-timeout", "--sandbox", "--node", "--python", "--log-level", "server.json", "--async-retry-base", "--async-throttle-base", "--async-ack-wait", "--async-concurrency", "Examples:"}},
 		{[]string{"deploy", "--help"}, []string{"--name", "--runtime", "--handler", "--memory", "--timeout", "--env", "--role", "--description", "nodejs20.x", "Examples:"}},
-		{[]string{"invoke", "--help"}, []string{"--payload", "--qualifier", "--tail", "@FILE", "Examples:"}},
+		{[]string{"invoke", "--help"}, []string{"--payload", "--qualifier", "--tail", "@FILE", "--async", "request id", "queued (status 202)", "Examples:"}},
+		{[]string{"async", "--help"}, []string{"stats", "gust dlq", "Examples:"}},
+		{[]string{"async", "stats", "--help"}, []string{"--json", "AsyncEventAge", "Examples:"}},
+		{[]string{"dlq", "--help"}, []string{"ls", "show", "redrive", "DeadLetterConfig", "Examples:"}},
+		{[]string{"dlq", "ls", "--help"}, []string{"--json", "Examples:"}},
+		{[]string{"dlq", "show", "--help"}, []string{"--max", "--json", "request id", "Examples:"}},
+		{[]string{"dlq", "redrive", "--help"}, []string{"--to", "Examples:"}},
 		{[]string{"ls", "--help"}, []string{"runtime, memory, timeout", "--endpoint", "Examples:"}},
 		{[]string{"rm", "--help"}, []string{"DeleteFunction", "Examples:"}},
 		{[]string{"logs", "--help"}, []string{"--follow", "-f", "--since", "/aws/lambda/NAME", "Examples:"}},
@@ -47,18 +55,24 @@ func TestHelpMentionsFlags(t *testing.T) {
 	}
 }
 
-// TestEveryCommandDocumented keeps Short, Long and Example on every command.
+// TestEveryCommandDocumented keeps Short, Long and Example on every
+// command and subcommand.
 func TestEveryCommandDocumented(t *testing.T) {
 	a := newApp(&bytes.Buffer{}, &bytes.Buffer{}, strings.NewReader(""))
 	root := a.rootCommand()
 	if root.Short == "" || root.Long == "" || root.Example == "" {
 		t.Errorf("root command lacks Short, Long or Example")
 	}
-	for _, c := range root.Commands() {
-		if c.Short == "" || c.Long == "" || c.Example == "" {
-			t.Errorf("command %q lacks Short, Long or Example", c.Name())
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Short == "" || sub.Long == "" || sub.Example == "" {
+				t.Errorf("command %q lacks Short, Long or Example", sub.CommandPath())
+			}
+			walk(sub)
 		}
 	}
+	walk(root)
 }
 
 func TestCompletion(t *testing.T) {
@@ -101,6 +115,15 @@ func TestUsageErrors(t *testing.T) {
 		{"logs negative since", []string{"logs", "f", "--since", "-1m"}, 2, "must not be negative"},
 		{"server bad log level", []string{"server", "--log-level", "loud"}, 2, "want debug, info, warn or error"},
 		{"deploy missing path", []string{"deploy", "/does/not/exist", "--name", "f"}, 1, "no such file"},
+		{"invoke async with tail", []string{"invoke", "f", "--async", "--tail"}, 2, "--tail needs a synchronous invocation"},
+		{"async without subcommand", []string{"async"}, 2, "gust async needs a subcommand: stats"},
+		{"async unknown subcommand", []string{"async", "bogus"}, 2, `unknown command "bogus" for "gust async"`},
+		{"async stats without name", []string{"async", "stats"}, 2, "needs a function name"},
+		{"dlq without subcommand", []string{"dlq"}, 2, "gust dlq needs a subcommand: ls, redrive, show"},
+		{"dlq show without queue", []string{"dlq", "show"}, 2, "needs a queue name"},
+		{"dlq show bad max", []string{"dlq", "show", "q", "--max", "0"}, 2, "--max must be from 1 to 1000"},
+		{"dlq redrive without queue", []string{"dlq", "redrive"}, 2, "needs a queue name"},
+		{"dlq ls with args", []string{"dlq", "ls", "extra"}, 2, "takes no arguments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

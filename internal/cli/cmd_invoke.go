@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/spf13/cobra"
@@ -21,7 +22,7 @@ func (a *app) invokeCommand() *cobra.Command {
 		event     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "invoke NAME [--payload JSON|@FILE|-]",
+		Use:   "invoke NAME [--payload JSON|@FILE|-] [--async]",
 		Short: "Invoke a function and print its response",
 		Long: `Invoke a function and print its response payload to stdout, as the
 function returned it, followed by a newline.
@@ -31,13 +32,23 @@ to read it from stdin. With --tail the last 4 KB of the invocation's log
 are printed to stderr.
 
 If the function fails, its error payload is printed to stdout and gust
-exits with status 1.`,
+exits with status 1.
+
+With --async the event is queued instead (InvocationType Event) and gust
+returns as soon as the server accepted it: stdout gets the invocation's
+request id alone on a line, stderr "queued (status 202)". The same id
+marks the invocation's log lines and any dead-letter message it leaves;
+follow the queue with ` + "`gust async stats NAME`" + `.`,
 		Example: `  gust invoke hello
   gust invoke hello --payload '{"name":"gust"}' --tail
   gust invoke hello --payload @event.json
-  echo '{"n":1}' | gust invoke hello --payload -`,
+  echo '{"n":1}' | gust invoke hello --payload -
+  id=$(gust invoke hello --async --payload '{"n":1}')`,
 		Args: exactArgs(1, "a function name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if event && tail {
+				return usageError{cmd: cmd, err: fmt.Errorf("--tail needs a synchronous invocation; the log of an --async one is in `gust logs`")}
+			}
 			body, err := readPayload(payload, a.stdin)
 			if err != nil {
 				return usageError{cmd: cmd, err: err}
@@ -71,6 +82,11 @@ exits with status 1.`,
 				}
 			}
 			if event {
+				rid, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+				if rid == "" {
+					return fmt.Errorf("invoke %s: queued (status %d), but the answer carried no request id", args[0], out.StatusCode)
+				}
+				fmt.Fprintln(a.stdout, rid)
 				fmt.Fprintf(a.stderr, "queued (status %d)\n", out.StatusCode)
 				return nil
 			}
@@ -87,8 +103,9 @@ exits with status 1.`,
 	f.StringVar(&payload, "payload", "", "event: JSON, @FILE, or - for stdin (default: no payload)")
 	f.StringVar(&qualifier, "qualifier", "", "version or alias to invoke (default $LATEST)")
 	f.BoolVar(&tail, "tail", false, "print the end of the invocation's log to stderr")
-	f.BoolVar(&event, "event", false, "invoke asynchronously (InvocationType Event)")
-	// Hidden until the server queues Event invocations.
+	f.BoolVar(&event, "async", false, "queue the event (InvocationType Event); print its request id")
+	// --event is the old name of --async, kept for scripts.
+	f.BoolVar(&event, "event", false, "same as --async")
 	_ = f.MarkHidden("event")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"time"
 )
 
@@ -37,12 +38,29 @@ type Server struct {
 	// InitTimeout bounds a runtime's init phase, as Lambda's 10 s limit
 	// for on-demand environments does. Default 10s.
 	InitTimeout time.Duration
-	// Sandbox selects how environments are confined: "process". Default process.
+	// Sandbox selects how environments are confined: "process" (a
+	// process group; confines nothing) or "linux" (namespaces and cgroups;
+	// Linux, as root). docs/security.md compares them. Default process.
 	Sandbox string
 	// ShutdownTimeout bounds the graceful drain on SIGTERM. Default 30s.
 	ShutdownTimeout time.Duration
 	// LogRetentionBytes bounds the on-disk logs kept per function. Default 16 MiB.
 	LogRetentionBytes int64
+	// AsyncRetryBase is the delay unit between retries of a failed async
+	// event: retry n waits n×AsyncRetryBase. Default 1m, Lambda's
+	// schedule; tests shorten it.
+	AsyncRetryBase time.Duration
+	// AsyncThrottleBase starts the exponential backoff of async events
+	// that were throttled or hit a platform fault (doubling up to 5m).
+	// Default 1s.
+	AsyncThrottleBase time.Duration
+	// AsyncAckWait is how long an async event may go without a sign of
+	// life from the node running it before it is delivered again (after a
+	// crash). Default 30s.
+	AsyncAckWait time.Duration
+	// AsyncConcurrency caps the async events of one function run at once
+	// on this node. Default 16.
+	AsyncConcurrency int
 	// NodePath and PythonPath override the interpreters used by the
 	// managed runtimes. Default: resolved once from PATH.
 	NodePath   string
@@ -65,6 +83,10 @@ func Defaults() Server {
 		Sandbox:           "process",
 		ShutdownTimeout:   30 * time.Second,
 		LogRetentionBytes: 16 << 20,
+		AsyncRetryBase:    time.Minute,
+		AsyncThrottleBase: time.Second,
+		AsyncAckWait:      30 * time.Second,
+		AsyncConcurrency:  16,
 	}
 }
 
@@ -87,11 +109,24 @@ func (c *Server) Validate() error {
 	if c.InitTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("config: init and shutdown timeouts must be positive, got %s and %s", c.InitTimeout, c.ShutdownTimeout)
 	}
+	if c.AsyncRetryBase <= 0 || c.AsyncThrottleBase <= 0 || c.AsyncAckWait < time.Second {
+		return fmt.Errorf("config: async retry base and throttle base must be positive and ack wait at least 1s, got %s, %s and %s",
+			c.AsyncRetryBase, c.AsyncThrottleBase, c.AsyncAckWait)
+	}
+	if c.AsyncConcurrency < 1 {
+		return fmt.Errorf("config: async concurrency must be at least 1, got %d", c.AsyncConcurrency)
+	}
 	if c.LogRetentionBytes < 8<<10 {
 		return fmt.Errorf("config: log bytes per function must be at least 8 KiB, got %d", c.LogRetentionBytes)
 	}
-	if c.Sandbox != "process" {
-		return fmt.Errorf("config: unknown sandbox %q (want process)", c.Sandbox)
+	switch c.Sandbox {
+	case "process":
+	case "linux":
+		if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+			return fmt.Errorf("config: the linux sandbox needs Linux and root (use --sandbox process)")
+		}
+	default:
+		return fmt.Errorf("config: unknown sandbox %q (want process or linux)", c.Sandbox)
 	}
 	if !accountID.MatchString(c.AccountID) {
 		return fmt.Errorf("config: account id must be 12 digits, got %q", c.AccountID)

@@ -64,6 +64,7 @@ func TestScripts(t *testing.T) {
 			"waithealthy": waitHealthy,
 			"procgone":    procGone,
 			"waitgrep":    waitGrep,
+			"waitcmd":     waitCmd,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
@@ -174,5 +175,29 @@ func waitGrep(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%s: no match for %s after 10s; it holds:\n%s", args[0], missing, b)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitCmd runs a command again and again (at most 30 s) until it exits 0
+// with stdout matching the regexp; it is how a script waits for
+// asynchronous work that a command reports. The last run's stdout and
+// stderr stay for the script's stdout/stderr checks.
+func waitCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: waitcmd regexp command [args...]")
+	}
+	re := regexp.MustCompile("(?m)" + args[0])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := ts.Exec(args[1], args[2:]...)
+		out := ts.ReadFile("stdout")
+		if err == nil && re.MatchString(out) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s: no match for %s after 30s (last error: %v); stdout:\n%s\nstderr:\n%s",
+				strings.Join(args[1:], " "), args[0], err, out, ts.ReadFile("stderr"))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

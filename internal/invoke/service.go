@@ -31,6 +31,25 @@ type Pool interface {
 	Release(e *envpool.Env)
 }
 
+// Queue durably accepts Event invocations; asyncq implements it.
+type Queue interface {
+	// Enqueue returns once ev is stored durably, or with an error.
+	Enqueue(ctx context.Context, ev AsyncEvent) error
+}
+
+// AsyncEvent is an Event invocation accepted for the queue.
+type AsyncEvent struct {
+	Function   string // function name
+	Qualifier  string // as invoked ("" = unqualified)
+	InvokedARN string
+	RequestID  string
+	Payload    []byte
+	TraceID    string // X-Amzn-Trace-Id as sent, "" if none
+	// Hops counts the async invocations that led to this one (from the
+	// trace header's Lineage), for recursive-loop detection.
+	Hops int
+}
+
 // maxDeliveryAttempts bounds how often an event is offered to a fresh
 // environment after the one it was queued on exited.
 const maxDeliveryAttempts = 3
@@ -70,6 +89,7 @@ type Service struct {
 	id     lambda.Identity
 	fns    Functions
 	pool   Pool
+	queue  Queue
 	logger *slog.Logger
 
 	mu    sync.RWMutex
@@ -85,6 +105,10 @@ func New(id lambda.Identity, fns Functions, pool Pool, logger *slog.Logger) *Ser
 	return &Service{id: id, fns: fns, pool: pool, logger: logger.With("component", "invoke"),
 		cache: make(map[string]map[string]*lambda.Function)}
 }
+
+// UseQueue makes Event invocations go to q. Until it is called they are
+// refused with ServiceException. Call it before serving requests.
+func (s *Service) UseQueue(q Queue) { s.queue = q }
 
 // Forget drops a function's cached configuration; call it whenever the
 // function changes.
@@ -152,14 +176,15 @@ func (s *Service) Invoke(ctx context.Context, req Request) (*Response, error) {
 		typ = TypeRequestResponse
 	}
 	switch typ {
-	case TypeRequestResponse, TypeDryRun:
-	case TypeEvent:
-		return nil, lambda.KindInvalidParameterValue.Errorf("Asynchronous (Event) invocation is not available in this Gust build yet; use RequestResponse")
+	case TypeRequestResponse, TypeDryRun, TypeEvent:
 	default:
 		return nil, lambda.KindInvalidParameterValue.Errorf("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", typ)
 	}
 	if req.LogType != "" && req.LogType != "None" && req.LogType != "Tail" {
 		return nil, lambda.KindInvalidParameterValue.Errorf("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]", req.LogType)
+	}
+	if typ == TypeEvent && len(req.Payload) > lambda.MaxAsyncPayloadBytes {
+		return nil, lambda.KindRequestEntityTooLarge.Errorf("Request must be smaller than %d bytes for the InvokeFunction operation", lambda.MaxAsyncPayloadBytes)
 	}
 	if len(req.Payload) > lambda.MaxSyncPayloadBytes {
 		return nil, lambda.KindRequestEntityTooLarge.Errorf("Request must be smaller than %d bytes for the InvokeFunction operation", lambda.MaxSyncPayloadBytes)
@@ -184,6 +209,9 @@ func (s *Service) Invoke(ctx context.Context, req Request) (*Response, error) {
 	}
 	if typ == TypeDryRun {
 		return &Response{StatusCode: http.StatusNoContent, RequestID: requestID}, nil
+	}
+	if typ == TypeEvent {
+		return s.enqueue(ctx, fn, req, invoked, requestID, payload)
 	}
 
 	resp := &Response{StatusCode: http.StatusOK, RequestID: requestID, ExecutedVersion: fn.Version}
@@ -234,6 +262,34 @@ func (s *Service) Invoke(ctx context.Context, req Request) (*Response, error) {
 		resp.LogResult = base64.StdEncoding.EncodeToString(out.Log)
 	}
 	return resp, nil
+}
+
+// enqueue hands an Event invocation to the queue; 202 means it is stored.
+func (s *Service) enqueue(ctx context.Context, fn *lambda.Function, req Request, invoked, requestID string, payload []byte) (*Response, error) {
+	if s.queue == nil {
+		return nil, lambda.KindService.Errorf("Asynchronous invocation is not configured on this server.")
+	}
+	qualifier := req.Qualifier
+	if ref, err := lambda.ParseFunctionRef(req.FunctionName); err == nil && ref.Qualifier != "" {
+		qualifier = ref.Qualifier
+	}
+	ev := AsyncEvent{
+		Function:   fn.Name,
+		Qualifier:  qualifier,
+		InvokedARN: invoked,
+		RequestID:  requestID,
+		Payload:    payload,
+		TraceID:    req.TraceID,
+		Hops:       LineageHops(req.TraceID),
+	}
+	if err := s.queue.Enqueue(ctx, ev); err != nil {
+		if errors.As(err, new(*lambda.Error)) {
+			return nil, err
+		}
+		s.logger.Error("enqueue async event", "function", fn.Name, "requestId", requestID, "err", err)
+		return nil, lambda.KindService.Errorf("The event could not be queued; it was not accepted.")
+	}
+	return &Response{StatusCode: http.StatusAccepted, RequestID: requestID}, nil
 }
 
 // decodeClientContext turns the base64 X-Amz-Client-Context header into

@@ -160,6 +160,11 @@ func (c *Conn) shutdownServer() {
 }
 
 // startEmbedded starts a listener-less JetStream server on dataDir/nats.
+// MaxPayload is the largest message the embedded server accepts. An
+// external cluster must allow at least this much (max_payload) for async
+// invocations near Lambda's limits.
+const MaxPayload = 8 << 20
+
 func startEmbedded(dataDir string, log *slog.Logger) (*server.Server, error) {
 	if dataDir == "" {
 		return nil, errors.New("embedded nats: data dir required")
@@ -171,6 +176,10 @@ func startEmbedded(dataDir string, log *slog.Logger) (*server.Server, error) {
 		StoreDir:   filepath.Join(dataDir, "nats"),
 		SyncAlways: true,
 		NoSigs:     true,
+		// An async event (up to 1 MiB of payload plus headers) and a
+		// destination record (request and response payloads) must fit in
+		// one message; NATS's default is 1 MiB.
+		MaxPayload: MaxPayload,
 		// No monitoring, cluster, gateway, leaf node or websocket listeners:
 		// their ports stay at zero, which means disabled.
 	}

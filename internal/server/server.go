@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"gust/internal/api"
+	"gust/internal/asyncq"
 	"gust/internal/codecache"
 	"gust/internal/config"
 	"gust/internal/envpool"
@@ -50,6 +51,7 @@ type Server struct {
 	logs     *logs.Store
 	pool     *envpool.Manager
 	invoker  *invoke.Service
+	queue    *asyncq.Queue
 
 	stopWatch context.CancelFunc
 	closeOnce sync.Once
@@ -110,8 +112,30 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		MaxConcurrency: cfg.MaxConcurrency,
 		IdleTimeout:    cfg.IdleTimeout,
 		InitTimeout:    cfg.InitTimeout,
+		Sandbox:        cfg.Sandbox,
 	})
+	reserved, err := s.store.ListConcurrency(ctx)
+	if err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	for name, n := range reserved {
+		s.pool.SetReserved(name, n)
+	}
 	s.invoker = invoke.New(id, s.store, s.pool, s.logger)
+	if s.queue, err = asyncq.Open(ctx, asyncq.Options{
+		JS:           s.nats.JS,
+		Identity:     id,
+		Invoker:      s.invoker,
+		Settings:     asyncSettings{s.store},
+		Logger:       s.logger,
+		RetryBase:    cfg.AsyncRetryBase,
+		ThrottleBase: cfg.AsyncThrottleBase,
+		AckWait:      cfg.AsyncAckWait,
+		Concurrency:  cfg.AsyncConcurrency,
+	}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	s.invoker.UseQueue(s.queue)
 
 	// Other nodes sharing the store change functions too: drop what is
 	// cached or warm for a function whenever its stored state changes.
@@ -120,10 +144,22 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.store.Watch(watchCtx, func(name string) {
 		s.invoker.Forget(name)
 		keep := "" // deleted, or unreadable: stop them all
-		if fn, err := s.store.GetFunction(watchCtx, name, lambda.LatestVersion); err == nil {
+		fn, err := s.store.GetFunction(watchCtx, name, lambda.LatestVersion)
+		if err == nil {
 			keep = fn.RevisionID
+		} else if errors.Is(err, store.ErrNotFound) {
+			// Lambda discards the queued events of a deleted function.
+			if err := s.queue.Forget(watchCtx, name); err != nil {
+				s.logger.Warn("drop async queue of deleted function", "function", name, "err", err)
+			}
 		}
 		s.pool.Invalidate(name, keep)
+		// Reserved concurrency, set or cleared here or on another node.
+		if n, ok, err := s.store.GetConcurrency(watchCtx, name); err == nil && ok {
+			s.pool.SetReserved(name, n)
+		} else if err == nil || errors.Is(err, store.ErrNotFound) {
+			s.pool.ClearReserved(name)
+		}
 	}); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
@@ -134,6 +170,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Identity:       id,
 		Store:          s.store,
 		Invoker:        s.invoker,
+		Async:          s.queue,
 		Environments:   s.pool,
 		Verifier:       &sigv4.Verifier{Secret: s.creds.lookup},
 		Logs:           s.logs.Handler(),
@@ -181,6 +218,9 @@ func (s *Server) Region() string { return s.cfg.Region }
 // Pool exposes the environment manager's counts, for tests and metrics.
 func (s *Server) Pool() *envpool.Manager { return s.pool }
 
+// Async exposes the async invocation queue, for tests and metrics.
+func (s *Server) Async() *asyncq.Queue { return s.queue }
+
 // Shutdown stops accepting requests, drains in-flight invocations until ctx
 // ends, stops every execution environment and closes the stores. It is
 // safe to call more than once; later calls return the first result.
@@ -196,6 +236,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		if s.stopWatch != nil {
 			s.stopWatch()
+		}
+		if s.queue != nil {
+			// Events still running when ctx ends are delivered again
+			// after the next start.
+			if err := s.queue.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if s.pool != nil {
 			if err := s.pool.Close(ctx); err != nil {
