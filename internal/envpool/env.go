@@ -62,7 +62,12 @@ func (m *Manager) launch(p *pool, spec LaunchSpec) (*Env, error) {
 	e.rapi = runtimeapi.New(runtimeapi.Options{Logger: m.logger})
 	e.rapi.Serve(ln)
 	env := lambdaEnv(fn, m.opts.Identity, e.stream, e.rapi.Addr(), spec)
-	proc, err := sandbox.Start(sandbox.Spec{Argv: spec.Argv, Dir: spec.Dir, Env: env})
+	proc, err := sandbox.Start(sandbox.Spec{
+		Argv: spec.Argv, Dir: spec.Dir, Env: env,
+		Kind:    sandbox.Kind(m.opts.Sandbox),
+		CodeDir: spec.Dir, RuntimeDir: spec.RuntimeDir,
+		MemoryMB: fn.MemorySize, TmpMB: fn.EphemeralStorage,
+	})
 	if err != nil {
 		e.rapi.Close()
 		return nil, err
@@ -229,6 +234,9 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 			msg = "Runtime exited with error: " + sandbox.ExitDescription(e.proc.Err())
 		}
 		o.ErrorType = "Runtime.ExitError"
+		if e.proc.OOMKilled() { // the linux sandbox's memory limit
+			o.ErrorType = "Runtime.OutOfMemory"
+		}
 		o.Payload = runtimeapi.PlatformError(o.ErrorType, inv.RequestID, msg)
 		e.out.platform("RequestId: " + inv.RequestID + " Error: " + msg)
 		e.out.platform(o.ErrorType)
@@ -273,7 +281,7 @@ func reportLine(requestID string, memoryMB int, o Outcome) string {
 	case "":
 	case "Sandbox.Timedout":
 		s += "Status: timeout"
-	case "Runtime.ExitError":
+	case "Runtime.ExitError", "Runtime.OutOfMemory":
 		s += "Status: error\tError Type: " + o.ErrorType
 	}
 	return s

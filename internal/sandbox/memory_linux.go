@@ -31,7 +31,17 @@ const minSampleInterval = 100 * time.Millisecond
 // nothing within minSampleInterval of the last read, else one status file
 // per process, and the main thread's children except on every
 // fullWalkEvery-th read (and the first).
+//
+// In the linux sandbox it reads the cgroup's high-water mark instead (one
+// small file), which counts every process of the environment and its /tmp.
 func (p *Process) SampleMemory() int64 {
+	if p.limits != nil {
+		v := p.limits.peak() // 0 once the cgroup is gone: the last value stays
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.peak = max(p.peak, v)
+		return p.peak
+	}
 	now := time.Now()
 	p.mu.Lock()
 	if !p.lastSample.IsZero() && now.Sub(p.lastSample) < minSampleInterval {

@@ -3,9 +3,14 @@
 //
 // The process sandbox (this file) is portable: the runtime runs as a child
 // in its own process group with its own working directory and a clean
-// environment. It confines nothing beyond that; docs/ARCHITECTURE.md says
-// what each sandbox promises. Each Process owns one goroutine that waits for
-// the child and reaps it; Kill always takes the whole group down.
+// environment. It confines nothing beyond that. The linux sandbox
+// (linux_*.go, Spec.Kind KindLinux) runs it in its own mount, pid, ipc and
+// uts namespaces under a private root with Lambda's layout, as an
+// unprivileged user, in a cgroup that bounds memory, CPU and pids; binaries
+// that start it must call Init first thing in main (and TestMain).
+// docs/security.md says what each sandbox promises. Each Process owns one
+// goroutine that waits for the child, reaps it and, in the linux sandbox,
+// removes its cgroup; Kill always takes the whole tree down.
 package sandbox
 
 import (
@@ -23,7 +28,33 @@ type Spec struct {
 	Argv []string // Argv[0] is an absolute path
 	Dir  string   // working directory
 	Env  []string // the whole environment; nothing is inherited
+
+	// Kind selects the sandbox: KindProcess (also "") or KindLinux.
+	Kind Kind
+
+	// The fields below are used by the linux sandbox only. Paths under
+	// CodeDir and RuntimeDir in Argv, Dir and Env are rewritten to
+	// /var/task and /var/runtime, where the runtime sees them.
+
+	CodeDir    string // the function's code, mounted read-only at /var/task
+	RuntimeDir string // Gust's runtime bootstraps, read-only at /var/runtime
+	MemoryMB   int    // memory hard limit; CPU is MemoryMB/1769 of a core. Default 128
+	TmpMB      int    // size of the private /tmp. Default 512
+	// StateDir is the host directory the environment's private root is
+	// mounted on, inside its own mount namespace only (so every
+	// environment can share it). Default /run/gust-sandbox.
+	StateDir string
 }
+
+// Kind names a sandbox implementation.
+type Kind string
+
+const (
+	// KindProcess is the portable process sandbox: no confinement.
+	KindProcess Kind = "process"
+	// KindLinux confines with namespaces and cgroups (Linux, as root).
+	KindLinux Kind = "linux"
+)
 
 // Process is a running environment process tree.
 type Process struct {
@@ -37,6 +68,13 @@ type Process struct {
 	done chan struct{}
 	err  error // set before done is closed
 
+	// limits is the environment's cgroup in the linux sandbox, nil in the
+	// process sandbox.
+	limits limiter
+	// oomKilled and cleanupErr are set before done is closed.
+	oomKilled  bool
+	cleanupErr error
+
 	mu         sync.Mutex
 	killed     bool
 	peak       int64     // peak RSS bytes of the tree seen by SampleMemory
@@ -44,13 +82,30 @@ type Process struct {
 	lastSample time.Time // when SampleMemory last read /proc
 }
 
+// limiter is the resource side of the linux sandbox: one cgroup.
+type limiter interface {
+	// peak is the memory high-water mark in bytes (0 if unknown).
+	peak() int64
+	// finish kills anything left in the cgroup, reads its final figures
+	// and removes it. It is called once, after the leader was reaped.
+	finish() (oomKilled bool, peak int64, err error)
+}
+
 // ErrKilled is the exit error of a process stopped by Kill.
 var ErrKilled = errors.New("sandbox: killed")
 
-// Start starts the process in a new process group.
+// Start starts the process in a new process group, confined as spec.Kind
+// says.
 func Start(spec Spec) (*Process, error) {
 	if len(spec.Argv) == 0 {
 		return nil, errors.New("start sandbox: empty argv")
+	}
+	switch spec.Kind {
+	case KindProcess, "":
+	case KindLinux:
+		return startLinux(spec)
+	default:
+		return nil, fmt.Errorf("start sandbox: unknown sandbox %q", spec.Kind)
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -78,11 +133,22 @@ func Start(spec Spec) (*Process, error) {
 
 func (p *Process) wait() {
 	err := p.cmd.Wait()
+	if p.limits != nil {
+		// The leader was the pid namespace's init: the kernel killed the
+		// rest of the namespace with it. finish makes sure of it through
+		// the cgroup, then removes the cgroup.
+		oom, peak, cerr := p.limits.finish()
+		p.mu.Lock()
+		p.oomKilled, p.cleanupErr = oom, cerr
+		p.peak = max(p.peak, peak)
+		p.mu.Unlock()
+	} else {
+		// The leader is gone; make sure nothing it spawned outlives it.
+		_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
+	}
 	p.mu.Lock()
 	killed := p.killed
 	p.mu.Unlock()
-	// The leader is gone; make sure nothing it spawned outlives it.
-	_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
 	if killed {
 		err = ErrKilled
 	}
@@ -98,6 +164,15 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Err is the exit error; valid after Done is closed. nil means exit 0.
 func (p *Process) Err() error { return p.err }
+
+// OOMKilled reports whether the kernel killed a process of the tree for
+// exceeding the memory limit; valid after Done is closed. Always false in
+// the process sandbox, which sets no limit.
+func (p *Process) OOMKilled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.oomKilled
+}
 
 // Kill kills the whole process group and waits for the leader to be
 // reaped. It is safe to call more than once and after exit.

@@ -29,6 +29,7 @@ import (
 
 	"gust/internal/config"
 	"gust/internal/gusttest"
+	"gust/internal/sandbox"
 )
 
 // This file holds the invoke suite's shared helpers and the Invoke
@@ -45,6 +46,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	sandbox.Init() // this binary is the linux sandbox's init too
 	code := m.Run()
 	if goFnDir != "" {
 		os.RemoveAll(goFnDir)

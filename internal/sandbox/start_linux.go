@@ -1,0 +1,221 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// defaultStateDir is where environments' private roots are mounted, each
+// in its own mount namespace (so they all share the one empty directory).
+const defaultStateDir = "/run/gust-sandbox"
+
+// setupTimeout bounds the init's work before it runs the runtime.
+const setupTimeout = 10 * time.Second
+
+// systemDirs are the host directories every runtime sees, read-only.
+var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+// startLinux starts spec in the linux sandbox: a cgroup with the
+// function's limits, then this binary re-executed as the init of new
+// mount, pid, ipc and uts namespaces (see Init), which builds the private
+// root and executes the runtime as the function user. Start returns once
+// the runtime was executed, or with the reason it could not be.
+func startLinux(spec Spec) (*Process, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("start sandbox: the linux sandbox needs root")
+	}
+	if !initHooked.Load() {
+		return nil, errors.New("start sandbox: the linux sandbox needs sandbox.Init() first thing in main (and TestMain)")
+	}
+	cfg, err := linuxConfig(spec)
+	if err != nil {
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	p, err := startInit(cfg, spec.MemoryMB)
+	if err != nil {
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	return p, nil
+}
+
+// linuxConfig derives the init's configuration from spec.
+func linuxConfig(spec Spec) (*initConfig, error) {
+	if spec.CodeDir == "" {
+		return nil, errors.New("linux sandbox: no code dir")
+	}
+	for _, d := range []string{spec.CodeDir, spec.RuntimeDir} {
+		if d != "" && !filepath.IsAbs(d) {
+			return nil, fmt.Errorf("linux sandbox: %q is not absolute", d)
+		}
+	}
+	root := spec.StateDir
+	if root == "" {
+		root = defaultStateDir
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("linux sandbox: state dir: %w", err)
+	}
+	if fi, err := os.Lstat(root); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("linux sandbox: state dir %s is not a directory", root)
+	}
+	m := newPathMap(spec.CodeDir, spec.RuntimeDir)
+	cfg := &initConfig{
+		Root:     root,
+		TmpMB:    spec.TmpMB,
+		Argv:     m.rewriteAll(spec.Argv),
+		Env:      m.rewriteAll(spec.Env),
+		Dir:      m.rewrite(spec.Dir),
+		Hostname: "localhost",
+	}
+	if cfg.TmpMB <= 0 {
+		cfg.TmpMB = 512
+	}
+	if !strings.HasPrefix(cfg.Dir, TaskRoot) && !strings.HasPrefix(cfg.Dir, RuntimeRoot) {
+		cfg.Dir = TaskRoot
+	}
+	visible := []string{spec.CodeDir}
+	for _, d := range systemDirs {
+		if _, err := os.Lstat(d); err == nil {
+			cfg.Binds = append(cfg.Binds, bind{Src: d, Dst: d})
+			visible = append(visible, d)
+		}
+	}
+	cfg.Binds = append(cfg.Binds, bind{Src: spec.CodeDir, Dst: TaskRoot})
+	if spec.RuntimeDir != "" {
+		cfg.Binds = append(cfg.Binds, bind{Src: spec.RuntimeDir, Dst: RuntimeRoot})
+		visible = append(visible, spec.RuntimeDir)
+	}
+	// An interpreter installed outside the system directories (pyenv,
+	// nvm, /opt/...) is visible at its own path: its install prefix,
+	// read-only, as long as that holds none of the server's data.
+	if exe := spec.Argv[0]; !under(exe, visible...) {
+		prefix := filepath.Dir(filepath.Dir(exe))
+		if prefix == "/" || under(spec.CodeDir, prefix) || spec.RuntimeDir != "" && under(spec.RuntimeDir, prefix) {
+			prefix = filepath.Dir(exe)
+		}
+		if prefix == "/" || under(spec.CodeDir, prefix) || spec.RuntimeDir != "" && under(spec.RuntimeDir, prefix) {
+			return nil, fmt.Errorf("linux sandbox: cannot expose %s without exposing the data dir", exe)
+		}
+		cfg.Binds = append(cfg.Binds, bind{Src: prefix, Dst: prefix})
+	}
+	return cfg, nil
+}
+
+// under reports whether path is one of dirs or inside one.
+func under(path string, dirs ...string) bool {
+	for _, d := range dirs {
+		d = filepath.Clean(d)
+		if path == d || strings.HasPrefix(path, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// startInit re-executes this binary as the sandbox's init, creates the
+// cgroup while the init starts up, sends the configuration, and waits
+// until the init has executed the runtime (its status pipe closes) or
+// failed.
+func startInit(cfg *initConfig, memoryMB int) (*Process, error) {
+	var files []*os.File
+	closeAll := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		if err == nil {
+			files = append(files, r, w)
+		}
+		return r, w, err
+	}
+	out, outW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	cfgR, cfgW, err := pipe()
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	statusR, statusW, err := pipe()
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{initMarker},
+		Env:        []string{}, // the server's environment stays out
+		Dir:        "/",
+		Stdout:     outW,
+		Stderr:     outW,
+		ExtraFiles: []*os.File{cfgR, statusW}, // fds 3 and 4
+		SysProcAttr: &syscall.SysProcAttr{
+			Setpgid:    true,
+			Pdeathsig:  syscall.SIGKILL,
+			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+		},
+	}
+	err = cmd.Start()
+	outW.Close()
+	cfgR.Close()
+	statusW.Close()
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	pid := cmd.Process.Pid
+	preferForOOM(pid)
+	var cg *envCgroup
+	fail := func(err error) (*Process, error) {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		out.Close()
+		cfgW.Close()
+		statusR.Close()
+		if cg != nil {
+			_, _, cerr := cg.finish()
+			err = errors.Join(err, cerr)
+		}
+		return nil, err
+	}
+	if cg, err = newEnvCgroup(memoryMB); err != nil {
+		return fail(err)
+	}
+	cfg.Procs = cg.procs
+	payload, err := json.Marshal(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	_, err = cfgW.Write(payload)
+	cfgW.Close()
+	if err != nil {
+		return fail(fmt.Errorf("send config to init: %w", err))
+	}
+	_ = statusR.SetReadDeadline(time.Now().Add(setupTimeout))
+	status, err := io.ReadAll(statusR)
+	statusR.Close()
+	if err != nil {
+		return fail(fmt.Errorf("wait for init: %w", err))
+	}
+	if len(status) > 0 {
+		var ie initError
+		if err := json.Unmarshal(status, &ie); err != nil {
+			return fail(fmt.Errorf("init: %s", strings.TrimSpace(string(status))))
+		}
+		return fail(ie.err())
+	}
+	p := &Process{Output: out, cmd: cmd, pgid: pid, done: make(chan struct{}), limits: cg}
+	go p.wait()
+	return p, nil
+}
