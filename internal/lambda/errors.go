@@ -18,26 +18,30 @@ type Kind struct {
 // docs/lambda-compat.md §2.2); RequestEntityTooLarge is what the running
 // service sends for oversized requests, not the model's name.
 var (
-	KindResourceNotFound       = Kind{"ResourceNotFoundException", http.StatusNotFound, "User"}
-	KindResourceConflict       = Kind{"ResourceConflictException", http.StatusConflict, "User"}
-	KindInvalidParameterValue  = Kind{"InvalidParameterValueException", http.StatusBadRequest, "User"}
-	KindInvalidRequestContent  = Kind{"InvalidRequestContentException", http.StatusBadRequest, "User"}
-	KindRequestEntityTooLarge  = Kind{"RequestEntityTooLargeException", http.StatusRequestEntityTooLarge, "User"}
-	KindUnsupportedMediaType   = Kind{"UnsupportedMediaTypeException", http.StatusUnsupportedMediaType, "User"}
-	KindTooManyRequests        = Kind{"TooManyRequestsException", http.StatusTooManyRequests, "User"}
-	KindPreconditionFailed     = Kind{"PreconditionFailedException", http.StatusPreconditionFailed, "User"}
-	KindCodeStorageExceeded    = Kind{"CodeStorageExceededException", http.StatusBadRequest, "User"}
-	KindInvalidSignature       = Kind{"InvalidSignatureException", http.StatusForbidden, "User"}
-	KindUnrecognizedClient     = Kind{"UnrecognizedClientException", http.StatusForbidden, "User"}
-	KindAccessDenied           = Kind{"AccessDeniedException", http.StatusForbidden, "User"}
-	KindUnknownOperation       = Kind{"UnknownOperationException", http.StatusNotFound, "User"}
-	KindMethodNotAllowed       = Kind{"MethodNotAllowedException", http.StatusMethodNotAllowed, "User"}
-	KindService                = Kind{"ServiceException", http.StatusInternalServerError, "Service"}
-	KindServiceUnavailable     = Kind{"ServiceUnavailableException", http.StatusServiceUnavailable, "Service"}
-	KindInvalidRuntime         = Kind{"InvalidRuntimeException", http.StatusBadGateway, "User"}
-	KindResourceNotReady       = Kind{"ResourceNotReadyException", http.StatusBadGateway, "Service"}
-	KindInvalidZipFile         = Kind{"InvalidZipFileException", http.StatusBadGateway, "User"}
-	KindServiceQuotaExceeded   = Kind{"ServiceQuotaExceededException", http.StatusPaymentRequired, "User"}
+	KindResourceNotFound      = Kind{"ResourceNotFoundException", http.StatusNotFound, "User"}
+	KindResourceConflict      = Kind{"ResourceConflictException", http.StatusConflict, "User"}
+	KindInvalidParameterValue = Kind{"InvalidParameterValueException", http.StatusBadRequest, "User"}
+	KindInvalidRequestContent = Kind{"InvalidRequestContentException", http.StatusBadRequest, "User"}
+	KindRequestEntityTooLarge = Kind{"RequestEntityTooLargeException", http.StatusRequestEntityTooLarge, "User"}
+	KindUnsupportedMediaType  = Kind{"UnsupportedMediaTypeException", http.StatusUnsupportedMediaType, "User"}
+	KindTooManyRequests       = Kind{"TooManyRequestsException", http.StatusTooManyRequests, "User"}
+	KindPreconditionFailed    = Kind{"PreconditionFailedException", http.StatusPreconditionFailed, "User"}
+	KindCodeStorageExceeded   = Kind{"CodeStorageExceededException", http.StatusBadRequest, "User"}
+	KindInvalidSignature      = Kind{"InvalidSignatureException", http.StatusForbidden, "User"}
+	KindUnrecognizedClient    = Kind{"UnrecognizedClientException", http.StatusForbidden, "User"}
+	KindAccessDenied          = Kind{"AccessDeniedException", http.StatusForbidden, "User"}
+	KindUnknownOperation      = Kind{"UnknownOperationException", http.StatusNotFound, "User"}
+	KindMethodNotAllowed      = Kind{"MethodNotAllowedException", http.StatusMethodNotAllowed, "User"}
+	KindService               = Kind{"ServiceException", http.StatusInternalServerError, "Service"}
+	KindServiceUnavailable    = Kind{"ServiceUnavailableException", http.StatusServiceUnavailable, "Service"}
+	KindInvalidRuntime        = Kind{"InvalidRuntimeException", http.StatusBadGateway, "User"}
+	KindResourceNotReady      = Kind{"ResourceNotReadyException", http.StatusBadGateway, "Service"}
+	KindInvalidZipFile        = Kind{"InvalidZipFileException", http.StatusBadGateway, "User"}
+	KindServiceQuotaExceeded  = Kind{"ServiceQuotaExceededException", http.StatusPaymentRequired, "User"}
+	// KindValidation is a failed constraint of the service model (a range
+	// or pattern), which the running service reports as
+	// ValidationException rather than the model's error shapes.
+	KindValidation             = Kind{"ValidationException", http.StatusBadRequest, "User"}
 	KindProvisionedNotFound    = Kind{"ProvisionedConcurrencyConfigNotFoundException", http.StatusNotFound, "User"}
 	KindPolicyLengthExceeded   = Kind{"PolicyLengthExceededException", http.StatusBadRequest, "User"}
 	KindSerializationException = Kind{"SerializationException", http.StatusBadRequest, "User"}

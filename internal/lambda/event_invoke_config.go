@@ -2,7 +2,6 @@ package lambda
 
 import (
 	"fmt"
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -170,11 +169,6 @@ func CompareQualifiers(a, b string) int {
 	}
 	return strings.Compare(a, b)
 }
-
-// KindValidation is the failure of a constraint of the service model (a
-// range, a pattern, a length), which Lambda reports as a ValidationException
-// rather than an InvalidParameterValueException.
-var KindValidation = Kind{"ValidationException", http.StatusBadRequest, "User"}
 
 // Violation is one failed model constraint: the value sent, the member's
 // path as the model spells it (maximumRetryAttempts,
