@@ -301,10 +301,24 @@ class _Fault(Exception):
         self.stack = stack or []
 
 
+def _is_user_file(filename):
+    return filename != _BOOTSTRAP_FILE and not filename.startswith("<frozen importlib")
+
+
 def _user_frames(tb):
-    import traceback
-    frames = [f for f in traceback.extract_tb(tb)
-              if f.filename != _BOOTSTRAP_FILE and not f.filename.startswith("<frozen importlib")]
+    try:
+        import traceback  # kept off the cold-start path
+    except Exception:
+        # No file descriptor left to import with (a handler that exhausted
+        # them): the frames without their source lines still tell where.
+        out = []
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if _is_user_file(code.co_filename):
+                out.append('  File "%s", line %d, in %s\n' % (code.co_filename, tb.tb_lineno, code.co_name))
+            tb = tb.tb_next
+        return out
+    frames = [f for f in traceback.extract_tb(tb) if _is_user_file(f.filename)]
     return traceback.format_list(frames)
 
 
