@@ -55,17 +55,15 @@ func newStreamName(version string, now time.Time) string {
 func (m *Manager) launch(p *pool, spec LaunchSpec) (*Env, error) {
 	fn := p.fn
 	e := &Env{fn: fn, pool: p, stream: newStreamName(fn.Version, time.Now()), cold: true}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("launch env: runtime api listener: %w", err)
-	}
 	e.rapi = runtimeapi.New(runtimeapi.Options{Logger: m.logger})
-	e.rapi.Serve(ln)
-	env := lambdaEnv(fn, m.opts.Identity, e.stream, e.rapi.Addr(), spec)
+	env := lambdaEnv(fn, m.opts.Identity, e.stream, spec)
+	// The sandbox makes the Runtime API listener where only this env's
+	// runtime reaches it, and sets AWS_LAMBDA_RUNTIME_API to it.
 	proc, err := sandbox.Start(sandbox.Spec{
 		Argv: spec.Argv, Dir: spec.Dir, Env: env,
-		Kind:    sandbox.Kind(m.opts.Sandbox),
-		CodeDir: spec.Dir, RuntimeDir: spec.RuntimeDir,
+		RuntimeAPI: func(ln net.Listener) { e.rapi.Serve(ln) },
+		Kind:       sandbox.Kind(m.opts.Sandbox),
+		CodeDir:    spec.Dir, RuntimeDir: spec.RuntimeDir,
 		MemoryMB: fn.MemorySize, TmpMB: fn.EphemeralStorage,
 	})
 	if err != nil {
@@ -97,8 +95,9 @@ func (m *Manager) launch(p *pool, spec LaunchSpec) (*Env, error) {
 	return e, nil
 }
 
-// lambdaEnv is the process environment Lambda gives a runtime (§4.4).
-func lambdaEnv(fn *lambda.Function, id lambda.Identity, stream, rapiAddr string, spec LaunchSpec) []string {
+// lambdaEnv is the process environment Lambda gives a runtime (§4.4),
+// except AWS_LAMBDA_RUNTIME_API, which the sandbox sets.
+func lambdaEnv(fn *lambda.Function, id lambda.Identity, stream string, spec LaunchSpec) []string {
 	env := make([]string, 0, 24+len(fn.Environment)+len(spec.Env))
 	env = append(env,
 		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
@@ -113,7 +112,6 @@ func lambdaEnv(fn *lambda.Function, id lambda.Identity, stream, rapiAddr string,
 	}
 	env = append(env, spec.Env...)
 	env = append(env,
-		"AWS_LAMBDA_RUNTIME_API="+rapiAddr,
 		"_HANDLER="+fn.Handler,
 		"AWS_LAMBDA_FUNCTION_NAME="+fn.Name,
 		"AWS_LAMBDA_FUNCTION_VERSION="+fn.Version,

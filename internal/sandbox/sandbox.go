@@ -4,10 +4,13 @@
 // The process sandbox (this file) is portable: the runtime runs as a child
 // in its own process group with its own working directory and a clean
 // environment. It confines nothing beyond that. The linux sandbox
-// (linux_*.go, Spec.Kind KindLinux) runs it in its own mount, pid, ipc and
-// uts namespaces under a private root with Lambda's layout, as an
-// unprivileged user, in a cgroup that bounds memory, CPU and pids; binaries
-// that start it must call Init first thing in main (and TestMain).
+// (linux_*.go, Spec.Kind KindLinux) runs it in its own mount, pid, ipc,
+// uts and network namespaces under a private root with Lambda's layout, as
+// an unprivileged user, in a cgroup that bounds memory, CPU and pids;
+// binaries that start it must call Init first thing in main (and
+// TestMain). Its network (netns_linux.go, hostnet_linux.go) is a veth pair
+// per environment with NAT to the host's loopback and beyond, and the
+// Runtime API listener bound inside the environment's namespace.
 // docs/security.md says what each sandbox promises. Each Process owns one
 // goroutine that waits for the child, reaps it and, in the linux sandbox,
 // removes its cgroup; Kill always takes the whole tree down.
@@ -16,8 +19,10 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,6 +33,16 @@ type Spec struct {
 	Argv []string // Argv[0] is an absolute path
 	Dir  string   // working directory
 	Env  []string // the whole environment; nothing is inherited
+
+	// RuntimeAPI, if set, is given the listener of the environment's
+	// Runtime API before the runtime starts, and the runtime's environment
+	// gets AWS_LAMBDA_RUNTIME_API naming it. The process sandbox listens
+	// on a free loopback port; the linux sandbox on 127.0.0.1:9001 inside
+	// the environment's own network namespace, where nothing else can
+	// reach it. The callee owns the listener, also when Start fails, and
+	// must close it when the environment ends: in the linux sandbox the
+	// namespace (and its veth pair) lives until it is closed.
+	RuntimeAPI func(net.Listener)
 
 	// Kind selects the sandbox: KindProcess (also "") or KindLinux.
 	Kind Kind
@@ -44,6 +59,10 @@ type Spec struct {
 	// mounted on, inside its own mount namespace only (so every
 	// environment can share it). Default /run/gust-sandbox.
 	StateDir string
+
+	// hostNetwork keeps a linux-sandbox environment in the host's network
+	// namespace (benchmarks compare the two).
+	hostNetwork bool
 }
 
 // Kind names a sandbox implementation.
@@ -71,6 +90,9 @@ type Process struct {
 	// limits is the environment's cgroup in the linux sandbox, nil in the
 	// process sandbox.
 	limits limiter
+	// network is the environment's network namespace plumbing in the
+	// linux sandbox, nil otherwise; released after the leader was reaped.
+	network interface{ release() error }
 	// oomKilled and cleanupErr are set before done is closed.
 	oomKilled  bool
 	cleanupErr error
@@ -107,13 +129,22 @@ func Start(spec Spec) (*Process, error) {
 	default:
 		return nil, fmt.Errorf("start sandbox: unknown sandbox %q", spec.Kind)
 	}
+	env := spec.Env
+	if spec.RuntimeAPI != nil {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("start sandbox: runtime api listener: %w", err)
+		}
+		spec.RuntimeAPI(ln)
+		env = withRuntimeAPI(env, ln.Addr().String())
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
 	cmd.Dir = spec.Dir
-	cmd.Env = spec.Env
+	cmd.Env = env
 	// An *os.File goes to the child as is: no copying goroutine, and the
 	// child's writes never wait on the server beyond the pipe buffer.
 	cmd.Stdout = w
@@ -131,6 +162,22 @@ func Start(spec Spec) (*Process, error) {
 	return p, nil
 }
 
+// runtimeAPIEnv names the variable that tells a runtime where its Runtime
+// API is.
+const runtimeAPIEnv = "AWS_LAMBDA_RUNTIME_API"
+
+// withRuntimeAPI returns env with AWS_LAMBDA_RUNTIME_API set to addr,
+// replacing any value it had.
+func withRuntimeAPI(env []string, addr string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, runtimeAPIEnv+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, runtimeAPIEnv+"="+addr)
+}
+
 func (p *Process) wait() {
 	err := p.cmd.Wait()
 	if p.limits != nil {
@@ -138,6 +185,9 @@ func (p *Process) wait() {
 		// rest of the namespace with it. finish makes sure of it through
 		// the cgroup, then removes the cgroup.
 		oom, peak, cerr := p.limits.finish()
+		if p.network != nil {
+			cerr = errors.Join(cerr, p.network.release())
+		}
 		p.mu.Lock()
 		p.oomKilled, p.cleanupErr = oom, cerr
 		p.peak = max(p.peak, peak)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +40,7 @@ func startLinux(spec Spec) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
-	p, err := startInit(cfg, spec.MemoryMB)
+	p, err := startInit(cfg, spec)
 	if err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
@@ -74,6 +75,13 @@ func linuxConfig(spec Spec) (*initConfig, error) {
 		Env:      m.rewriteAll(spec.Env),
 		Dir:      m.rewrite(spec.Dir),
 		Hostname: "localhost",
+	}
+	if spec.RuntimeAPI != nil {
+		addr := runtimeAPIAddr
+		if spec.hostNetwork {
+			addr = "" // known once startInit listens
+		}
+		cfg.Env = withRuntimeAPI(cfg.Env, addr)
 	}
 	if cfg.TmpMB <= 0 {
 		cfg.TmpMB = 512
@@ -121,10 +129,10 @@ func under(path string, dirs ...string) bool {
 }
 
 // startInit re-executes this binary as the sandbox's init, creates the
-// cgroup while the init starts up, sends the configuration, and waits
-// until the init has executed the runtime (its status pipe closes) or
-// failed.
-func startInit(cfg *initConfig, memoryMB int) (*Process, error) {
+// cgroup and the network while the init starts up, hands out the Runtime
+// API listener, sends the configuration, and waits until the init has
+// executed the runtime (its status pipe closes) or failed.
+func startInit(cfg *initConfig, spec Spec) (*Process, error) {
 	var files []*os.File
 	closeAll := func() {
 		for _, f := range files {
@@ -166,31 +174,82 @@ func startInit(cfg *initConfig, memoryMB int) (*Process, error) {
 			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
 		},
 	}
+	if !spec.hostNetwork {
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNET
+	}
+	var ln net.Listener
+	if spec.hostNetwork && spec.RuntimeAPI != nil {
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("runtime api listener: %w", err)
+		}
+		cfg.Env = withRuntimeAPI(cfg.Env, ln.Addr().String())
+	}
 	err = cmd.Start()
 	outW.Close()
 	cfgR.Close()
 	statusW.Close()
 	if err != nil {
 		closeAll()
+		if ln != nil {
+			ln.Close()
+		}
 		return nil, err
 	}
 	pid := cmd.Process.Pid
 	preferForOOM(pid)
-	var cg *envCgroup
+	var (
+		cg     *envCgroup
+		en     *envNet
+		handed bool // ln went to spec.RuntimeAPI, which owns it since
+	)
 	fail := func(err error) (*Process, error) {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 		out.Close()
 		cfgW.Close()
 		statusR.Close()
+		if ln != nil && !handed {
+			ln.Close()
+		}
 		if cg != nil {
 			_, _, cerr := cg.finish()
 			err = errors.Join(err, cerr)
 		}
+		if en != nil {
+			err = errors.Join(err, en.release())
+		}
 		return nil, err
 	}
-	if cg, err = newEnvCgroup(memoryMB); err != nil {
+	if !spec.hostNetwork {
+		// The network is plumbed while the cgroup is created.
+		type result struct {
+			en  *envNet
+			ln  net.Listener
+			err error
+		}
+		netDone := make(chan result, 1)
+		go func() {
+			en, ln, err := setupEnvNet(pid, spec.RuntimeAPI != nil)
+			netDone <- result{en, ln, err}
+		}()
+		cg, err = newEnvCgroup(spec.MemoryMB)
+		r := <-netDone
+		if r.err == nil {
+			en, ln = r.en, r.ln
+		}
+		if err == nil {
+			err = r.err
+		}
+		if err != nil {
+			return fail(err)
+		}
+	} else if cg, err = newEnvCgroup(spec.MemoryMB); err != nil {
 		return fail(err)
+	}
+	if spec.RuntimeAPI != nil {
+		spec.RuntimeAPI(ln)
+		handed = true
 	}
 	cfg.Procs = cg.procs
 	payload, err := json.Marshal(cfg)
@@ -216,6 +275,9 @@ func startInit(cfg *initConfig, memoryMB int) (*Process, error) {
 		return fail(ie.err())
 	}
 	p := &Process{Output: out, cmd: cmd, pgid: pid, done: make(chan struct{}), limits: cg}
+	if en != nil {
+		p.network = en
+	}
 	go p.wait()
 	return p, nil
 }
