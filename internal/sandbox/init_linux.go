@@ -22,7 +22,7 @@ const initMarker = "gust-sandbox-init"
 // Descriptors the init receives besides stdio.
 const (
 	initConfigFD = 3 // read end: the initConfig as JSON, then EOF
-	initStatusFD = 4 // write end, close-on-exec: an initError, or EOF on exec
+	initStatusFD = 4 // write end, close-on-exec: initReport lines (reaper_linux.go)
 )
 
 // The unprivileged identity functions run as (Lambda's sbx_user1051).
@@ -68,16 +68,18 @@ func (e initError) err() error {
 // returns then; otherwise it returns at once. Call it first thing in main,
 // and in TestMain of test binaries that start linux sandboxes: the sandbox
 // re-executes the running binary (/proc/self/exe) to set up the
-// environment's namespaces before the runtime starts.
+// environment's namespaces, and that process stays as the namespace's pid
+// 1 while the runtime runs beneath it (reaper_linux.go).
 func Init() {
 	if len(os.Args) == 0 || os.Args[0] != initMarker {
 		initHooked.Store(true)
 		return
 	}
-	// Mounts, credentials, prctl and exec all happen on this one thread,
-	// so per-thread state (no_new_privs, the parent-death signal) is the
-	// exec'ing thread's.
+	// Mounts, credentials, prctl and the fork all happen on this one
+	// thread, so per-thread state (no_new_privs, the parent-death signal)
+	// is the forking thread's, which the runtime inherits.
 	runtime.LockOSThread()
+	sigs := watchSignals()
 	status := os.NewFile(initStatusFD, "status")
 	syscall.CloseOnExec(initStatusFD)
 	fail := func(op, path string, err error) {
@@ -88,7 +90,7 @@ func Init() {
 		} else {
 			e.Op, e.Path = op+" "+path+":", err.Error()
 		}
-		_ = json.NewEncoder(status).Encode(e)
+		_ = json.NewEncoder(status).Encode(initReport{Err: &e})
 		os.Exit(127)
 	}
 	cfgFile := os.NewFile(initConfigFD, "config")
@@ -116,8 +118,7 @@ func Init() {
 	if op, path, err := dropPrivileges(&cfg, procs); err != nil {
 		fail(op, path, err)
 	}
-	err = syscall.Exec(cfg.Argv[0], cfg.Argv, cfg.Env)
-	fail("fork/exec", cfg.Argv[0], err)
+	superviseRuntime(&cfg, status, <-sigs, fail)
 }
 
 // setupRoot builds the private root on cfg.Root and pivots into it. It
@@ -313,7 +314,9 @@ func makeDev(dev string) (op, path string, err error) {
 // dropPrivileges sets the hostname and limits, joins the cgroup, becomes
 // the unprivileged function user with no way back (no capabilities,
 // no_new_privs so setuid binaries stay powerless) and enters the working
-// directory.
+// directory. It is the init that does so, before it forks the runtime,
+// which inherits all of it: nothing privileged is left in the environment
+// while the function runs.
 func dropPrivileges(cfg *initConfig, procs []*os.File) (op, path string, err error) {
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		return "sethostname", cfg.Hostname, err

@@ -165,7 +165,7 @@ cat ` + secretDir + `/secret 2>/dev/null || echo "no secret"
 echo x > /tmp/new && echo "tmp rw"
 test -e /etc/shadow || echo "no shadow"
 ls /proc | grep -c '^[0-9]'
-echo "pid $$"
+echo "ppid $PPID"
 df -m /tmp | tail -1 | awk '{print "tmp " $2}'
 ulimit -n
 `
@@ -188,7 +188,7 @@ ulimit -n
 		"ARG=/var/task/handler.txt ENV=/var/task/lib:/var/runtime\n",
 		"993\n990\nlocalhost\n",
 		"no secret\ntask ro\netc ro\nusr ro\ntmp rw\nno shadow\n",
-		"pid 1\n",
+		"ppid 1\n", // the init, pid 1, is its parent
 		"tmp 16\n",
 		"1024\n",
 	} {

@@ -6,11 +6,12 @@
 // environment. It confines nothing beyond that. The linux sandbox
 // (linux_*.go, Spec.Kind KindLinux) runs it in its own mount, pid, ipc,
 // uts and network namespaces under a private root with Lambda's layout, as
-// an unprivileged user, in a cgroup that bounds memory, CPU and pids;
-// binaries that start it must call Init first thing in main (and
-// TestMain). Its network (netns_linux.go, hostnet_linux.go) is a veth pair
-// per environment with NAT to the host's loopback and beyond, and the
-// Runtime API listener bound inside the environment's namespace.
+// an unprivileged user, in a cgroup that bounds memory, CPU and pids,
+// beneath a minimal init that stays pid 1 of the namespace
+// (reaper_linux.go); binaries that start it must call Init first thing in
+// main (and TestMain). Its network (netns_linux.go, hostnet_linux.go) is
+// a veth pair per environment with NAT to the host's loopback and beyond,
+// and the Runtime API listener bound inside the environment's namespace.
 // docs/security.md says what each sandbox promises. Each Process owns one
 // goroutine that waits for the child, reaps it and, in the linux sandbox,
 // removes its cgroup; Kill always takes the whole tree down.
@@ -93,6 +94,10 @@ type Process struct {
 	// network is the environment's network namespace plumbing in the
 	// linux sandbox, nil otherwise; released after the leader was reaped.
 	network interface{ release() error }
+	// runtimeExit, in the linux sandbox, where the leader is the init
+	// and the runtime its child, reads the runtime's own exit once the
+	// leader was reaped; known is false if the init did not report it.
+	runtimeExit func() (known bool, err error)
 	// oomKilled and cleanupErr are set before done is closed.
 	oomKilled  bool
 	cleanupErr error
@@ -180,6 +185,11 @@ func withRuntimeAPI(env []string, addr string) []string {
 
 func (p *Process) wait() {
 	err := p.cmd.Wait()
+	if p.runtimeExit != nil {
+		if known, rerr := p.runtimeExit(); known {
+			err = rerr
+		}
+	}
 	if p.limits != nil {
 		// The leader was the pid namespace's init: the kernel killed the
 		// rest of the namespace with it. finish makes sure of it through
@@ -206,7 +216,8 @@ func (p *Process) wait() {
 	close(p.done)
 }
 
-// Pid is the process id of the group leader.
+// Pid is the process id of the group leader: the runtime in the process
+// sandbox, the environment's init in the linux sandbox.
 func (p *Process) Pid() int { return p.pgid }
 
 // Done is closed once the process has exited and been reaped.
@@ -241,7 +252,8 @@ func (p *Process) Kill() {
 }
 
 // ExitDescription renders an exit error the way Lambda reports it:
-// "exit status 1", "signal: killed".
+// "exit status 1", "signal: killed". Both sandboxes report the runtime's
+// own exit (in the linux sandbox the init passes it on).
 func ExitDescription(err error) string {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

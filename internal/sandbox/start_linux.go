@@ -1,14 +1,15 @@
 package sandbox
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,8 +28,9 @@ var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "
 // startLinux starts spec in the linux sandbox: a cgroup with the
 // function's limits, then this binary re-executed as the init of new
 // mount, pid, ipc and uts namespaces (see Init), which builds the private
-// root and executes the runtime as the function user. Start returns once
-// the runtime was executed, or with the reason it could not be.
+// root, becomes the function user and starts the runtime as its child
+// (reaper_linux.go). Start returns once the runtime was executed, or with
+// the reason it could not be.
 func startLinux(spec Spec) (*Process, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("start sandbox: the linux sandbox needs root")
@@ -131,7 +133,7 @@ func under(path string, dirs ...string) bool {
 // startInit re-executes this binary as the sandbox's init, creates the
 // cgroup and the network while the init starts up, hands out the Runtime
 // API listener, sends the configuration, and waits until the init has
-// executed the runtime (its status pipe closes) or failed.
+// started the runtime or failed (its first report on the status pipe).
 func startInit(cfg *initConfig, spec Spec) (*Process, error) {
 	var files []*os.File
 	closeAll := func() {
@@ -262,19 +264,24 @@ func startInit(cfg *initConfig, spec Spec) (*Process, error) {
 		return fail(fmt.Errorf("send config to init: %w", err))
 	}
 	_ = statusR.SetReadDeadline(time.Now().Add(setupTimeout))
-	status, err := io.ReadAll(statusR)
-	statusR.Close()
-	if err != nil {
+	status := bufio.NewReader(statusR)
+	rep, err := readReport(status)
+	switch {
+	case err != nil:
 		return fail(fmt.Errorf("wait for init: %w", err))
+	case rep.Err != nil:
+		return fail(rep.Err.err())
+	case !rep.Started:
+		return fail(errors.New("wait for init: unexpected report"))
 	}
-	if len(status) > 0 {
-		var ie initError
-		if err := json.Unmarshal(status, &ie); err != nil {
-			return fail(fmt.Errorf("init: %s", strings.TrimSpace(string(status))))
-		}
-		return fail(ie.err())
-	}
-	p := &Process{Output: out, cmd: cmd, pgid: pid, done: make(chan struct{}), limits: cg}
+	_ = statusR.SetReadDeadline(time.Time{})
+	// The runtime, forked already, keeps the score preferForOOM gave; the
+	// init goes back to the default, so the OOM killer takes the function's
+	// processes first. (Lower than that would need CAP_SYS_RESOURCE, which
+	// a root in a container may lack.)
+	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("0\n"), 0)
+	p := &Process{Output: out, cmd: cmd, pgid: pid, done: make(chan struct{}), limits: cg,
+		runtimeExit: exitReader(statusR, status)}
 	if en != nil {
 		p.network = en
 	}
