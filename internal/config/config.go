@@ -40,7 +40,9 @@ type Server struct {
 	InitTimeout time.Duration
 	// Sandbox selects how environments are confined: "process" (a
 	// process group; confines nothing) or "linux" (namespaces and cgroups;
-	// Linux, as root). docs/security.md compares them. Default process.
+	// Linux, as root). docs/security.md compares them. Default
+	// DefaultSandbox(): linux when the server runs as root on Linux,
+	// process otherwise.
 	Sandbox string
 	// ShutdownTimeout bounds the graceful drain on SIGTERM. Default 30s.
 	ShutdownTimeout time.Duration
@@ -80,7 +82,7 @@ func Defaults() Server {
 		MaxConcurrency:    1000,
 		IdleTimeout:       10 * time.Minute,
 		InitTimeout:       10 * time.Second,
-		Sandbox:           "process",
+		Sandbox:           DefaultSandbox(),
 		ShutdownTimeout:   30 * time.Second,
 		LogRetentionBytes: 16 << 20,
 		AsyncRetryBase:    time.Minute,
@@ -88,6 +90,16 @@ func Defaults() Server {
 		AsyncAckWait:      30 * time.Second,
 		AsyncConcurrency:  16,
 	}
+}
+
+// DefaultSandbox is the sandbox a server uses unless told otherwise:
+// "linux" when it runs as root on Linux (the only case where that sandbox
+// can work), "process" otherwise. `--sandbox process` opts out.
+func DefaultSandbox() string {
+	if runtime.GOOS == "linux" && os.Geteuid() == 0 {
+		return "linux"
+	}
+	return "process"
 }
 
 var (

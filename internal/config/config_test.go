@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,21 @@ func TestDefaultsAreValid(t *testing.T) {
 	}
 	if !strings.HasSuffix(c.DataDir, ".gust") || !strings.HasPrefix(c.DataDir, "/") {
 		t.Fatalf("DataDir = %q, want an absolute path ending in .gust", c.DataDir)
+	}
+}
+
+func TestDefaultSandbox(t *testing.T) {
+	want := "process"
+	if runtime.GOOS == "linux" && os.Geteuid() == 0 {
+		want = "linux"
+	}
+	if got := Defaults().Sandbox; got != want {
+		t.Errorf("default sandbox on %s as uid %d = %q, want %q", runtime.GOOS, os.Geteuid(), got, want)
+	}
+	c := Defaults()
+	c.Sandbox = "process" // the opt-out is valid everywhere
+	if err := c.Validate(); err != nil {
+		t.Errorf("--sandbox process rejected: %v", err)
 	}
 }
 

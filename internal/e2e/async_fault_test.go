@@ -45,14 +45,13 @@ const (
 
 const faultKeyID, faultSecret = "AKIDGUSTFAULT000000", "fault-secret-key-00000000000000000000000"
 
-// faultHandler posts the request id it was given, and the pid of the
-// server running it (its parent), to the test's collector.
+// faultHandler posts the request id it was given to the test's collector.
 const faultHandler = `import json, os, urllib.request
 
 URL = os.environ["COLLECTOR_URL"]
 
 def handler(event, context):
-    body = json.dumps({"requestId": context.aws_request_id, "server": os.getppid()}).encode()
+    body = json.dumps({"requestId": context.aws_request_id}).encode()
     req = urllib.request.Request(URL, data=body, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=5) as r:
         r.read()
@@ -133,6 +132,9 @@ func TestAsyncKillRestart(t *testing.T) {
 		kill() // in case every event was sent before the kill point
 		srv.wait(t)
 		waitNoFaultProcess(t, token, 10*time.Second)
+		// The killed server's functions are gone: what arrives from now on
+		// ran under the next start.
+		col.nextServer()
 		srv.start(t)
 		failed2 := sendAsync(c, r, faultSenders, remaining, &seq, acks, nil, nil)
 		if failed2.n > 0 {
@@ -275,12 +277,23 @@ func sendAsync(c *lambda.Client, round, senders int, remaining, seq *atomic.Int6
 	return fail
 }
 
-// faultCollector counts deliveries per request id, with the server (pid)
-// that ran each.
+// faultCollector counts deliveries per request id, with the server start
+// that ran each. The test, not the function, tells which start that is (a
+// function's parent pid means nothing inside the linux sandbox's pid
+// namespace): it moves to the next start once the killed server's
+// functions are gone.
 type faultCollector struct {
 	mu      sync.Mutex
 	count   map[string]int
 	servers map[string][]int
+	server  int // the server start whose functions deliver now
+}
+
+// nextServer marks later deliveries as the next server start's.
+func (c *faultCollector) nextServer() {
+	c.mu.Lock()
+	c.server++
+	c.mu.Unlock()
 }
 
 func newFaultCollector() *faultCollector {
@@ -290,7 +303,6 @@ func newFaultCollector() *faultCollector {
 func (c *faultCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		RequestID string `json:"requestId"`
-		Server    int    `json:"server"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.RequestID == "" {
 		http.Error(w, "want {\"requestId\":…}", http.StatusBadRequest)
@@ -298,7 +310,7 @@ func (c *faultCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.mu.Lock()
 	c.count[body.RequestID]++
-	c.servers[body.RequestID] = append(c.servers[body.RequestID], body.Server)
+	c.servers[body.RequestID] = append(c.servers[body.RequestID], c.server)
 	c.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -317,7 +329,7 @@ func (c *faultCollector) missing(acked map[string]ackedEvent) []string {
 }
 
 // dupSpread splits the ids delivered more than once into those run by
-// more than one server process (redelivered after a kill) and those run
+// more than one server start (redelivered after a kill) and those run
 // twice by one server.
 func (c *faultCollector) dupSpread() (acrossKill, sameServer int) {
 	c.mu.Lock()
@@ -406,7 +418,7 @@ func (s *faultServer) start(t *testing.T) {
 	t.Helper()
 	s.starts++
 	fmt.Fprintf(s.log, "=== start %d at %s\n", s.starts, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(s.bin, "server", "--data", s.data, "--listen", "127.0.0.1:"+s.port,
+	cmd := exec.Command(s.bin, "server", "--sandbox", sandboxKind(), "--data", s.data, "--listen", "127.0.0.1:"+s.port,
 		"--python", "/usr/bin/python3", "--async-ack-wait", faultAckWait, "--async-retry-base", "2s")
 	cmd.Env = append(os.Environ(), "GUST_ACCESS_KEY_ID="+faultKeyID, "GUST_SECRET_ACCESS_KEY="+faultSecret)
 	cmd.Stdout, cmd.Stderr = s.log, s.log

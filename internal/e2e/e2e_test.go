@@ -8,17 +8,23 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"gust/internal/cli"
+	"gust/internal/config"
+	"gust/internal/gusttest"
+	"gust/internal/sandbox"
 )
 
+// TestMain serves as the linux sandbox's init (the `gust server` the
+// scripts start is this binary, re-executed) and as the gust command.
 func TestMain(m *testing.M) {
+	sandbox.Init()
 	testscript.Main(m, map[string]func(){
 		"gust": func() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
@@ -26,8 +32,10 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs testdata/script/*.txtar. Each script gets a free
 // loopback port in $PORT, a fixed key pair for the server and the AWS
-// CLIs, and $AWSV1 / $AWSV2 naming the CLI binaries found (scripts skip
-// with [!exec:…] conditions when one is missing).
+// CLIs, $AWSV1 / $AWSV2 naming the CLI binaries found (scripts skip
+// with [!exec:…] conditions when one is missing), and $SANDBOX for
+// `gust server --sandbox`: $GUST_TEST_SANDBOX when set (as for
+// gusttest.StartServer), else the server's default.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
@@ -55,6 +63,7 @@ func TestScripts(t *testing.T) {
 				"AWSV1":                       awsV1(),
 				"AWSV2":                       "/usr/bin/aws",
 				"PATH":                        os.Getenv("PATH"),
+				"SANDBOX":                     sandboxKind(),
 			} {
 				env.Setenv(k, v)
 			}
@@ -63,6 +72,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waithealthy": waitHealthy,
 			"procgone":    procGone,
+			"envprocs":    envProcs,
 			"waitgrep":    waitGrep,
 			"waitcmd":     waitCmd,
 		},
@@ -77,6 +87,14 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
+}
+
+// sandboxKind is the sandbox the scripts' servers use.
+func sandboxKind() string {
+	if kind := os.Getenv(gusttest.SandboxEnv); kind != "" {
+		return kind
+	}
+	return config.DefaultSandbox()
 }
 
 // awsV1 finds AWS CLI v1: the `aws` on PATH when it is not Debian's v2.
@@ -127,21 +145,49 @@ func waitHealthy(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("server at %s not healthy after 30s", url)
 }
 
-// procGone reads JSON {"pid":N,…} from each file named and waits (at most
-// 10 s) until no process has that pid.
+// envStream reads JSON {"env":STREAM,…} from file: the log stream name a
+// function reported, its environment's host-visible identity in both
+// sandboxes (its own pid is its pid namespace's inside the linux sandbox).
+func envStream(ts *testscript.TestScript, file string) string {
+	var v struct{ Env string }
+	if err := json.Unmarshal([]byte(ts.ReadFile(file)), &v); err != nil || v.Env == "" {
+		ts.Fatalf("%s: no env: %v", file, err)
+	}
+	return v.Env
+}
+
+// envProcs reads an environment's log stream from file (see envStream)
+// and checks that at least min processes of it run on the host: the
+// runtime and what it spawned, which inherit its environment.
+func envProcs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: envprocs file min")
+	}
+	minimum, err := strconv.Atoi(args[1])
+	if err != nil {
+		ts.Fatalf("envprocs: %v", err)
+	}
+	if pids := gusttest.EnvProcesses(envStream(ts, args[0])); len(pids) < minimum {
+		ts.Fatalf("environment of %s has processes %v, want at least %d", args[0], pids, minimum)
+	}
+}
+
+// procGone reads an environment's log stream from each file named (see
+// envStream) and waits (at most 10 s) until no process of it is left.
 func procGone(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
 		ts.Fatalf("usage: procgone file...")
 	}
 	for _, f := range args {
-		var v struct{ Pid int }
-		if err := json.Unmarshal([]byte(ts.ReadFile(f)), &v); err != nil || v.Pid <= 1 {
-			ts.Fatalf("%s: no pid: %v", f, err)
-		}
+		stream := envStream(ts, f)
 		deadline := time.Now().Add(10 * time.Second)
-		for syscall.Kill(v.Pid, 0) == nil {
+		for {
+			pids := gusttest.EnvProcesses(stream)
+			if len(pids) == 0 {
+				break
+			}
 			if time.Now().After(deadline) {
-				ts.Fatalf("process %d still runs", v.Pid)
+				ts.Fatalf("processes %v of environment %s still run", pids, stream)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -36,8 +37,16 @@ type Server struct {
 	t        testing.TB
 }
 
+// SandboxEnv names the environment variable that selects the sandbox of
+// every server StartServer starts ("process" or "linux") unless an option
+// sets one; unset, the server's default applies (linux as root on Linux).
+// CI runs the server tests once more with GUST_TEST_SANDBOX=process.
+const SandboxEnv = "GUST_TEST_SANDBOX"
+
 // StartServer starts a server with a temp data dir and random port; opts
-// adjust the config. It is shut down when the test ends.
+// adjust the config. It is shut down when the test ends. Test binaries
+// whose servers use the linux sandbox (the default as root) must call
+// sandbox.Init first thing in TestMain.
 func StartServer(t testing.TB, opts ...func(*config.Server)) *Server {
 	t.Helper()
 	cfg := config.Defaults()
@@ -45,6 +54,9 @@ func StartServer(t testing.TB, opts ...func(*config.Server)) *Server {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.AccessKeyID = ""
 	cfg.SecretAccessKey = ""
+	if kind := os.Getenv(SandboxEnv); kind != "" {
+		cfg.Sandbox = kind
+	}
 	if p, err := os.Stat("/usr/bin/python3"); err == nil && !p.IsDir() {
 		cfg.PythonPath = "/usr/bin/python3"
 	}
@@ -209,4 +221,52 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// EnvProcesses lists the host pids of the live processes of the execution
+// environment whose log stream is stream (AWS_LAMBDA_LOG_STREAM_NAME, which
+// Gust makes unique per environment): its runtime and every process that
+// inherited the runtime's environment. A function reports its stream
+// (context.logStreamName) as a host-visible identity of its environment:
+// its own pid is useless on the host in the linux sandbox, where it is a
+// pid of the environment's own pid namespace. Zombies count as gone.
+// Reading another user's /proc/<pid>/environ needs root, which the linux
+// sandbox needs anyway; in the process sandbox functions run as the
+// test's own user.
+func EnvProcesses(stream string) []int {
+	if stream == "" {
+		return nil
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	want := []byte("AWS_LAMBDA_LOG_STREAM_NAME=" + stream + "\x00")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue // gone meanwhile, or not ours to read
+		}
+		if bytes.HasPrefix(env, want) || bytes.Contains(env, append([]byte{0}, want...)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// WaitEnvGone waits (at most 5 s) until no process of the environment
+// whose log stream is stream is left; see EnvProcesses.
+func WaitEnvGone(t testing.TB, stream string) {
+	t.Helper()
+	if stream == "" {
+		t.Fatal("WaitEnvGone: empty log stream name")
+	}
+	WaitFor(t, 5*time.Second, "the processes of environment "+stream+" to be gone", func() bool {
+		return len(EnvProcesses(stream)) == 0
+	})
 }

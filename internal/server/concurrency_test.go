@@ -5,8 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -24,16 +23,43 @@ import (
 // siblings): the wire shapes, the account's unreserved minimum, and that
 // invocations are held to the reservation exactly.
 
-// gatePy is a Python function that, given {"gate": path}, runs until that
-// file exists, so a test can hold invocations in flight without sleeping.
-const gatePy = `import os, time
+// gatePy is a Python function that, given {"gate": url}, runs until a GET
+// of that URL answers, so a test can hold invocations in flight without
+// sleeping.
+const gatePy = `import urllib.request
 
 def handler(event, context):
     gate = (event or {}).get("gate")
-    while gate and not os.path.exists(gate):
-        time.sleep(0.005)
+    if gate:
+        urllib.request.urlopen(gate, timeout=55).read()
     return {"ok": True}
 `
+
+// gateServer is an HTTP server on loopback whose answers wait until the test
+// opens it. Functions reach it in both sandboxes (a file on the host would
+// be out of a linux-sandboxed function's sight).
+type gateServer struct {
+	srv  *httptest.Server
+	open chan struct{}
+	once sync.Once
+}
+
+func newGate(t *testing.T) *gateServer {
+	t.Helper()
+	g := &gateServer{open: make(chan struct{})}
+	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-g.open:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(g.srv.Close)
+	t.Cleanup(g.release) // runs first: Close waits for held requests
+	return g
+}
+
+// release opens the gate: held and later GETs answer at once.
+func (g *gateServer) release() { g.once.Do(func() { close(g.open) }) }
 
 func createGateFunction(t *testing.T, c *lambda.Client, name string) {
 	t.Helper()
@@ -311,29 +337,19 @@ func TestReservedConcurrencyInFlight(t *testing.T) {
 	createGateFunction(t, c, "two")
 	createGateFunction(t, c, "free")
 	mustPutReserved(t, c, "two", 2)
-	gate := filepath.Join(t.TempDir(), "open")
+	gate := newGate(t)
 
 	var wg sync.WaitGroup
 	results := make(chan error, 2)
 	for range 2 {
 		wg.Go(func() {
-			out, err := invokeGate(c, "two", gate)
+			out, err := invokeGate(c, "two", gate.srv.URL)
 			if err == nil && out.FunctionError != nil {
 				err = errors.New("function error: " + string(out.Payload))
 			}
 			results <- err
 		})
 	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			if err := os.WriteFile(gate, nil, 0o600); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	defer release()
 	gusttest.WaitFor(t, 30*time.Second, "two invocations in flight", func() bool { return s.Pool().Stats().Busy == 2 })
 
 	// A third is over the reservation; another function is not.
@@ -343,7 +359,7 @@ func TestReservedConcurrencyInFlight(t *testing.T) {
 	_, err = invokeGate(c, "two", "")
 	wantReservedThrottle(t, err)
 
-	release()
+	gate.release()
 	wg.Wait()
 	close(results)
 	for err := range results {

@@ -30,7 +30,7 @@ func TestEnvWarmReuse(t *testing.T) {
 	s := gusttest.StartServer(t)
 	c := s.Lambda()
 	createFunction(t, c, "warm", types.RuntimeNodejs20x, "index.handler", gusttest.Zip(t, map[string]string{"index.mjs": nodeKit}))
-	var pid int
+	var stream string
 	for i := 1; i <= 3; i++ {
 		inv := invokeTail(t, c, "warm", `{}`)
 		mustSucceed(t, inv)
@@ -39,9 +39,9 @@ func TestEnvWarmReuse(t *testing.T) {
 			t.Errorf("invoke %d: module counter = %d, want %d", i, r.Count, i)
 		}
 		if i == 1 {
-			pid = r.Pid
-		} else if r.Pid != pid {
-			t.Errorf("invoke %d ran in process %d, want the warm %d", i, r.Pid, pid)
+			stream = liveEnv(t, r.LogStreamName)
+		} else if r.LogStreamName != stream {
+			t.Errorf("invoke %d ran in environment %s, want the warm %s", i, r.LogStreamName, stream)
 		}
 		if cold := checkFrame(t, inv); cold != (i == 1) {
 			t.Errorf("invoke %d: Init Duration present = %v, want %v", i, cold, i == 1)
@@ -52,9 +52,10 @@ func TestEnvWarmReuse(t *testing.T) {
 	}
 }
 
-// goReply is the part of testdata/gofn's reply these tests read.
+// goReply is the part of testdata/gofn's reply these tests read: the
+// environment's log stream, its identity on the host in both sandboxes.
 type goReply struct {
-	Pid int `json:"pid"`
+	LogStreamName string `json:"logStreamName"`
 }
 
 func TestEnvScaleOut(t *testing.T) {
@@ -68,7 +69,7 @@ func TestEnvScaleOut(t *testing.T) {
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
-		pids = map[int]bool{}
+		envs = map[string]bool{}
 	)
 	start := time.Now()
 	for range n {
@@ -89,7 +90,7 @@ func TestEnvScaleOut(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			pids[r.Pid] = true
+			envs[r.LogStreamName] = true
 			mu.Unlock()
 		})
 	}
@@ -97,8 +98,11 @@ func TestEnvScaleOut(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("%d concurrent 1 s invokes took %s: they did not run in parallel", n, d)
 	}
-	if len(pids) != n {
-		t.Errorf("%d concurrent invokes ran in %d processes, want %d", n, len(pids), n)
+	if len(envs) != n {
+		t.Errorf("%d concurrent invokes ran in %d environments, want %d", n, len(envs), n)
+	}
+	for stream := range envs {
+		liveEnv(t, stream) // each one a process of its own on the host
 	}
 	if st := s.Pool().Stats(); st.Total < n || st.Busy != 0 {
 		t.Errorf("stats after scale-out = %+v, want at least %d environments, none busy", st, n)
@@ -109,8 +113,8 @@ func TestEnvScaleOut(t *testing.T) {
 		if checkFrame(t, inv) {
 			t.Errorf("sequential invoke %d after scale-out was a cold start", i)
 		}
-		if r := decode[goReply](t, inv.Payload); !pids[r.Pid] && i > 0 {
-			t.Errorf("sequential invoke %d ran in new process %d", i, r.Pid)
+		if r := decode[goReply](t, inv.Payload); !envs[r.LogStreamName] && i > 0 {
+			t.Errorf("sequential invoke %d ran in new environment %s", i, r.LogStreamName)
 		}
 	}
 }
@@ -122,14 +126,14 @@ func TestEnvIdleReaping(t *testing.T) {
 	createFunction(t, c, "idle", types.RuntimeNodejs20x, "index.handler", gusttest.Zip(t, map[string]string{"index.mjs": nodeKit}))
 	inv := invokeTail(t, c, "idle", `{}`)
 	mustSucceed(t, inv)
-	pid := decode[kitReply](t, inv.Payload).Pid
+	stream := liveEnv(t, decode[kitReply](t, inv.Payload).LogStreamName)
 	if st := s.Pool().Stats(); st.Total != 1 {
 		t.Fatalf("stats right after the invoke = %+v, want 1 environment", st)
 	}
 	gusttest.WaitFor(t, 5*time.Second, "the idle environment to be reaped", func() bool {
 		return s.Pool().Stats().Total == 0
 	})
-	processGone(t, pid)
+	envGone(t, stream)
 	inv = invokeTail(t, c, "idle", `{}`)
 	mustSucceed(t, inv)
 	if !checkFrame(t, inv) {
@@ -227,7 +231,7 @@ func TestEnvGracefulShutdown(t *testing.T) {
 	s := gusttest.StartServer(t)
 	c := s.Lambda()
 	createFunction(t, c, "drain", types.RuntimeNodejs20x, "index.handler", gusttest.Zip(t, map[string]string{"index.mjs": nodeKit}))
-	pid := decode[kitReply](t, invokeTail(t, c, "drain", `{}`).Payload).Pid
+	stream := liveEnv(t, decode[kitReply](t, invokeTail(t, c, "drain", `{}`).Payload).LogStreamName)
 
 	done := make(chan invocation, 1)
 	go func() {
@@ -252,10 +256,10 @@ func TestEnvGracefulShutdown(t *testing.T) {
 	if inv.FunctionError != nil {
 		t.Fatalf("in-flight invoke failed during shutdown: %s", inv.Payload)
 	}
-	if r := decode[kitReply](t, inv.Payload); r.Count != 2 || r.Pid != pid {
-		t.Errorf("in-flight invoke: count %d pid %d, want 2 in %d", r.Count, r.Pid, pid)
+	if r := decode[kitReply](t, inv.Payload); r.Count != 2 || r.LogStreamName != stream {
+		t.Errorf("in-flight invoke: count %d in %s, want 2 in %s", r.Count, r.LogStreamName, stream)
 	}
-	processGone(t, pid)
+	envGone(t, stream)
 	if st := s.Pool().Stats(); st.Total != 0 || st.Busy != 0 {
 		t.Errorf("stats after shutdown = %+v", st)
 	}
@@ -266,12 +270,12 @@ func TestEnvUpdateCodeWhileWarm(t *testing.T) {
 	s := gusttest.StartServer(t)
 	c := s.Lambda()
 	code := func(v string) []byte {
-		return gusttest.Zip(t, map[string]string{"index.mjs": "export const handler = async () => ({ version: '" + v + "', pid: process.pid });\n"})
+		return gusttest.Zip(t, map[string]string{"index.mjs": "export const handler = async (event, context) => ({ version: '" + v + "', stream: context.logStreamName });\n"})
 	}
 	createFunction(t, c, "upd", types.RuntimeNodejs20x, "index.handler", code("v1"))
 	type reply struct {
 		Version string `json:"version"`
-		Pid     int    `json:"pid"`
+		Stream  string `json:"stream"`
 	}
 	first := invokeTail(t, c, "upd", `{}`)
 	mustSucceed(t, first)
@@ -279,17 +283,18 @@ func TestEnvUpdateCodeWhileWarm(t *testing.T) {
 	if old.Version != "v1" {
 		t.Fatalf("version = %q, want v1", old.Version)
 	}
+	liveEnv(t, old.Stream)
 	if _, err := c.UpdateFunctionCode(context.Background(), &lambda.UpdateFunctionCodeInput{
 		FunctionName: aws.String("upd"), ZipFile: code("v2")}); err != nil {
 		t.Fatalf("update code: %v", err)
 	}
 	next := invokeTail(t, c, "upd", `{}`)
 	mustSucceed(t, next)
-	if r := decode[reply](t, next.Payload); r.Version != "v2" || r.Pid == old.Pid {
-		t.Errorf("after the update: %+v, want v2 in a new process (old %d)", r, old.Pid)
+	if r := decode[reply](t, next.Payload); r.Version != "v2" || r.Stream == old.Stream {
+		t.Errorf("after the update: %+v, want v2 in a new environment (old %s)", r, old.Stream)
 	}
 	if !checkFrame(t, next) {
 		t.Errorf("first invoke of the new code was not a cold start")
 	}
-	processGone(t, old.Pid)
+	envGone(t, old.Stream)
 }

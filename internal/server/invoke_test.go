@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,8 +44,15 @@ var (
 	goFnErr  error
 )
 
+// noSandboxInit, set in the environment, makes this test binary skip
+// sandbox.Init, as a binary that forgot it would (see
+// TestStartFailsWhenLinuxSandboxCannotRun).
+const noSandboxInit = "GUST_TEST_NO_SANDBOX_INIT"
+
 func TestMain(m *testing.M) {
-	sandbox.Init() // this binary is the linux sandbox's init too
+	if os.Getenv(noSandboxInit) == "" {
+		sandbox.Init() // this binary is the linux sandbox's init too
+	}
 	code := m.Run()
 	if goFnDir != "" {
 		os.RemoveAll(goFnDir)
@@ -218,15 +224,27 @@ func apiError(t *testing.T, err error, status int, code string) {
 	}
 }
 
-// processGone polls until pid no longer exists.
-func processGone(t *testing.T, pid int) {
+// liveEnv checks that a process of the environment with log stream stream
+// runs on the host and returns stream. The log stream name is an
+// environment's host-visible identity in both sandboxes (a function's own
+// pid is its pid namespace's in the linux sandbox); checking the environment
+// is alive first means envGone's later "gone" could have failed.
+func liveEnv(t *testing.T, stream string) string {
 	t.Helper()
-	if pid <= 0 {
-		t.Fatalf("bad pid %d", pid)
+	if !logStreamRE.MatchString(stream) {
+		t.Fatalf("log stream name %q, want one like 2006/01/02/[$LATEST]<32 hex>", stream)
 	}
-	gusttest.WaitFor(t, 5*time.Second, fmt.Sprintf("process %d to be gone", pid), func() bool {
-		return syscall.Kill(pid, 0) != nil
-	})
+	if len(gusttest.EnvProcesses(stream)) == 0 {
+		t.Fatalf("no process of environment %s runs on the host", stream)
+	}
+	return stream
+}
+
+// envGone polls until no process of the environment with log stream stream
+// (the runtime, and anything it spawned) is left on the host.
+func envGone(t *testing.T, stream string) {
+	t.Helper()
+	gusttest.WaitEnvGone(t, stream)
 }
 
 func TestInvokeNode(t *testing.T) {
@@ -324,15 +342,15 @@ func TestInvokeNode(t *testing.T) {
 	})
 
 	t.Run("RuntimeExits", func(t *testing.T) {
-		pid := decode[kitReply](t, invokeTail(t, c, "kit", `{}`).Payload).Pid
+		stream := liveEnv(t, decode[kitReply](t, invokeTail(t, c, "kit", `{}`).Payload).LogStreamName)
 		inv := invokeTail(t, c, "kit", `{"exit":true}`)
 		platformError(t, inv, "Runtime.ExitError", "Runtime exited with error: exit status 1")
 		checkFrame(t, inv)
-		processGone(t, pid)
+		envGone(t, stream)
 		next := invokeTail(t, c, "kit", `{}`)
 		mustSucceed(t, next)
-		if r := decode[kitReply](t, next.Payload); r.Count != 1 || r.Pid == pid {
-			t.Errorf("after the crash: count %d pid %d (old pid %d), want a fresh environment", r.Count, r.Pid, pid)
+		if r := decode[kitReply](t, next.Payload); r.Count != 1 || r.LogStreamName == stream {
+			t.Errorf("after the crash: count %d in %s (old %s), want a fresh environment", r.Count, r.LogStreamName, stream)
 		}
 		if !checkFrame(t, next) {
 			t.Errorf("invoke after the crash has no Init Duration:\n%s", next.Log)
@@ -346,7 +364,7 @@ func TestInvokeTimeout(t *testing.T) {
 	c := s.Lambda()
 	createFunction(t, c, "slow", types.RuntimeNodejs20x, "index.handler",
 		gusttest.Zip(t, map[string]string{"index.mjs": nodeKit}), withTimeout(1))
-	pid := decode[kitReply](t, invokeTail(t, c, "slow", `{}`).Payload).Pid
+	stream := liveEnv(t, decode[kitReply](t, invokeTail(t, c, "slow", `{}`).Payload).LogStreamName)
 
 	start := time.Now()
 	inv := invokeTail(t, c, "slow", `{"sleepMs":5000}`)
@@ -358,15 +376,15 @@ func TestInvokeTimeout(t *testing.T) {
 		t.Errorf("log lacks the timeout line:\n%s", inv.Log)
 	}
 	checkFrame(t, inv)
-	processGone(t, pid)
+	envGone(t, stream)
 
 	next := invokeTail(t, c, "slow", `{}`)
 	mustSucceed(t, next)
 	if !checkFrame(t, next) {
 		t.Errorf("invoke after the timeout has no Init Duration:\n%s", next.Log)
 	}
-	if r := decode[kitReply](t, next.Payload); r.Count != 1 || r.Pid == pid {
-		t.Errorf("after the timeout: count %d pid %d (old %d), want a fresh environment", r.Count, r.Pid, pid)
+	if r := decode[kitReply](t, next.Payload); r.Count != 1 || r.LogStreamName == stream {
+		t.Errorf("after the timeout: count %d in %s (old %s), want a fresh environment", r.Count, r.LogStreamName, stream)
 	}
 }
 
@@ -511,15 +529,28 @@ func TestInvokeInitCrashLoopBackoff(t *testing.T) {
 	}
 }
 
+// crashReporter is a provided-runtime bootstrap that reports its start to
+// the collector at COLLECT_URL, then exits 1 before its first /next.
+const crashReporter = `#!/usr/bin/python3
+import json, os, urllib.request
+body = json.dumps({"function": os.environ["AWS_LAMBDA_FUNCTION_NAME"]}).encode()
+urllib.request.urlopen(os.environ["COLLECT_URL"], data=body, timeout=10).read()
+raise SystemExit(1)
+`
+
 // Concurrent invokes of a crash-looping function share one init attempt
 // instead of each starting a process that will crash too.
 func TestInvokeInitCrashLoopNoStampede(t *testing.T) {
 	t.Parallel()
 	s := gusttest.StartServer(t)
 	c := s.Lambda()
-	starts := filepath.Join(t.TempDir(), "starts")
+	// Each start reports to a collector on loopback, which functions reach
+	// in both sandboxes, then crashes.
+	col := newCollector(t)
 	createFunction(t, c, "crasher", types.RuntimeProvidedal2023, "x", gusttest.ZipFiles(t, map[string]gusttest.File{
-		"bootstrap": {Body: "#!/bin/sh\necho start >> " + starts + "\nexit 1\n", Mode: 0o755}}))
+		"bootstrap": {Body: crashReporter, Mode: 0o755}}), func(in *lambda.CreateFunctionInput) {
+		in.Environment = &types.Environment{Variables: map[string]string{"COLLECT_URL": col.srv.URL}}
+	})
 	platformError(t, invokeTail(t, c, "crasher", `{}`), "Runtime.ExitError", "Runtime exited with error: exit status 1")
 
 	var wg sync.WaitGroup
@@ -538,14 +569,11 @@ func TestInvokeInitCrashLoopNoStampede(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	b, err := os.ReadFile(starts)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// One start for the first invoke, then one shared attempt (two if a
-	// caller arrived just after the first attempt ended).
-	if n := strings.Count(string(b), "start"); n > 3 {
-		t.Fatalf("8 concurrent invokes of a crash-looping function started %d processes, want at most 3", n)
+	// caller arrived just after the first attempt ended). Every start
+	// reported before it crashed, so before its invocations answered.
+	if n := len(col.of("crasher")); n < 2 || n > 3 {
+		t.Fatalf("8 concurrent invokes of a crash-looping function started %d processes in all, want 2 or 3", n)
 	}
 }
 

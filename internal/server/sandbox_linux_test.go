@@ -3,8 +3,11 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -17,6 +20,7 @@ import (
 
 	"gust/internal/config"
 	"gust/internal/gusttest"
+	"gust/internal/server"
 )
 
 // This file runs whole-server tests against the linux sandbox: real
@@ -276,4 +280,36 @@ func TestLinuxSandbox(t *testing.T) {
 			t.Errorf("/run/gust-sandbox: %v entries, err %v", len(ents), err)
 		}
 	})
+}
+
+// A server whose linux sandbox cannot start refuses to start, and says how
+// to opt out. The test binary runs itself without sandbox.Init, so the
+// sandbox's start-up probe fails as it would on a host without cgroups.
+func TestStartFailsWhenLinuxSandboxCannotRun(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the linux sandbox needs root (CI runs as root)")
+	}
+	const marker = "server start error: "
+	if os.Getenv(noSandboxInit) != "" {
+		cfg := config.Defaults()
+		cfg.DataDir, cfg.Listen, cfg.Sandbox = t.TempDir(), "127.0.0.1:0", "linux"
+		srv, err := server.New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = srv.Start(context.Background())
+		fmt.Printf("%s%v\n", marker, err)
+		_ = srv.Shutdown(context.Background())
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStartFailsWhenLinuxSandboxCannotRun$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), noSandboxInit+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child test: %v\n%s", err, out)
+	}
+	want := regexp.MustCompile(marker + `start server: the linux sandbox .*cannot start on this host: .*sandbox.Init.*; run with --sandbox process`)
+	if !want.Match(out) {
+		t.Fatalf("child's output does not match %s:\n%s", want, out)
+	}
 }

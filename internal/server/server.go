@@ -84,6 +84,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.creds, err = loadCredentials(cfg); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
+	if err := probeSandbox(cfg.Sandbox, cfg.DataDir); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
 	id := lambda.Identity{Region: cfg.Region, Account: cfg.AccountID}
 
 	if s.nats, err = natsd.Open(ctx, natsd.Options{DataDir: cfg.DataDir, Logger: s.logger}); err != nil {
