@@ -221,7 +221,8 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 		o.ErrorType = "Sandbox.Timedout"
 		o.Payload = e.timedOut(inv.RequestID, timeout)
 		e.proc.SampleMemory() // while the tree is still there to read
-		e.proc.Kill()
+		// Answer now; Release lets the teardown finish in the background.
+		e.proc.StartKill()
 	default:
 		e.broken.Store(true)
 		o.Duration = time.Since(begun)

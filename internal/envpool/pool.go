@@ -56,7 +56,9 @@ type Manager struct {
 	conc     concurrency // reservations and per-function busy counts
 	closed   bool
 	wg       sync.WaitGroup
-	stop     chan struct{}
+	// forgetting counts environments being torn down after Release.
+	forgetting sync.WaitGroup
+	stop       chan struct{}
 }
 
 // poolKey identifies one function version in one configuration: any
@@ -370,7 +372,13 @@ func (m *Manager) Release(e *Env) {
 		p.total--
 		m.dropIfEmpty(p)
 		m.mu.Unlock()
-		m.forget(e)
+		// The invoker's answer does not wait for the teardown; Close
+		// waits for it.
+		m.forgetting.Add(1)
+		go func() {
+			defer m.forgetting.Done()
+			m.forget(e)
+		}()
 		return
 	}
 	e.lastUsed = time.Now()
@@ -526,11 +534,13 @@ func (m *Manager) Close(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			m.killAll()
+			m.forgetting.Wait()
 			return fmt.Errorf("envpool close: %d invocations still running: %w", busy, context.Cause(ctx))
 		case <-tick.C:
 		}
 	}
 	m.killAll()
+	m.forgetting.Wait()
 	return nil
 }
 

@@ -236,8 +236,17 @@ func (p *Process) OOMKilled() bool {
 }
 
 // Kill kills the whole process group and waits for the leader to be
-// reaped. It is safe to call more than once and after exit.
+// reaped (and, in the linux sandbox, its cgroup removed). It is safe to
+// call more than once and after exit.
 func (p *Process) Kill() {
+	p.StartKill()
+	<-p.done
+}
+
+// StartKill sends the kill and returns at once; Done is closed when the
+// tree is gone. A timed-out invocation answers without waiting for the
+// teardown of, say, a thousand forked processes.
+func (p *Process) StartKill() {
 	p.mu.Lock()
 	select {
 	case <-p.done:
@@ -248,7 +257,6 @@ func (p *Process) Kill() {
 	p.killed = true
 	p.mu.Unlock()
 	_ = syscall.Kill(-p.pgid, syscall.SIGKILL)
-	<-p.done
 }
 
 // ExitDescription renders an exit error the way Lambda reports it:

@@ -325,6 +325,7 @@ func (r *abuseRig) deleteAndCheck(t *testing.T, name string, run abuseRun) {
 // timeout, and at most 100 ms plus extra more.
 func checkDeadline(t *testing.T, wall, timeout, extra time.Duration) {
 	t.Helper()
+	t.Logf("answered %s after the %s timeout", wall-timeout, timeout)
 	if wall < timeout {
 		t.Errorf("the invocation ended after %s, before its %s timeout", wall, timeout)
 	}
