@@ -37,8 +37,10 @@ type Settings interface {
 	// EventInvokeConfig returns the config of one qualifier ("$LATEST",
 	// a version or an alias), or nil when none is set.
 	EventInvokeConfig(ctx context.Context, function, qualifier string) (*lambda.EventInvokeConfig, error)
-	// ReservedConcurrency returns the function's reservation, if any.
-	ReservedConcurrency(ctx context.Context, function string) (n int, ok bool, err error)
+	// ReservedConcurrency returns the function's reservation, if any. It
+	// is asked for every fetch and every event, so it must be an
+	// in-memory read (the environment pool's copy).
+	ReservedConcurrency(function string) (n int, ok bool)
 	// DeadLetterTarget returns the DeadLetterConfig target ARN of one
 	// version ("" if none).
 	DeadLetterTarget(ctx context.Context, function, version string) (string, error)

@@ -89,9 +89,7 @@ func (w *worker) run() {
 // node's per-function cap, lowered to the function's reservation.
 func (w *worker) limit() int {
 	n := w.q.opts.Concurrency
-	ctx, cancel := context.WithTimeout(w.ctx, 5*time.Second)
-	defer cancel()
-	if r, ok, err := w.q.opts.Settings.ReservedConcurrency(ctx, w.function); err == nil && ok && r < n {
+	if r, ok := w.q.opts.Settings.ReservedConcurrency(w.function); ok && r < n {
 		// Reserved 0 still needs one slot, to send events to the failure
 		// path.
 		n = max(r, 1)
@@ -145,7 +143,7 @@ func (w *worker) handle(m jetstream.Msg) {
 		_ = m.Ack()
 		return
 	}
-	if r, ok, err := q.opts.Settings.ReservedConcurrency(ctx, ev.Function); err == nil && ok && r == 0 {
+	if r, ok := q.opts.Settings.ReservedConcurrency(ev.Function); ok && r == 0 {
 		// Lambda sends the events of a function reserved at 0 straight
 		// to the failure path.
 		q.fail(ctx, ev, cfg, conditionRetriesExhausted, nil)

@@ -5,12 +5,17 @@ import (
 	"errors"
 
 	"gust/internal/asyncq"
+	"gust/internal/envpool"
 	"gust/internal/lambda"
 	"gust/internal/store"
 )
 
-// asyncSettings reads what the async queue obeys from the store.
-type asyncSettings struct{ store *store.Store }
+// asyncSettings reads what the async queue obeys: configs from the store,
+// reservations from the pool's in-memory copy (kept by the store watch).
+type asyncSettings struct {
+	store *store.Store
+	pool  *envpool.Manager
+}
 
 var _ asyncq.Settings = asyncSettings{}
 
@@ -22,8 +27,8 @@ func (s asyncSettings) EventInvokeConfig(ctx context.Context, function, qualifie
 	return cfg, err
 }
 
-func (s asyncSettings) ReservedConcurrency(ctx context.Context, function string) (int, bool, error) {
-	return s.store.GetConcurrency(ctx, function)
+func (s asyncSettings) ReservedConcurrency(function string) (int, bool) {
+	return s.pool.Reserved(function)
 }
 
 func (s asyncSettings) DeadLetterTarget(ctx context.Context, function, version string) (string, error) {

@@ -129,7 +129,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		JS:           s.nats.JS,
 		Identity:     id,
 		Invoker:      s.invoker,
-		Settings:     asyncSettings{s.store},
+		Settings:     asyncSettings{store: s.store, pool: s.pool},
 		Logger:       s.logger,
 		RetryBase:    cfg.AsyncRetryBase,
 		ThrottleBase: cfg.AsyncThrottleBase,
