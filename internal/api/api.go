@@ -39,6 +39,12 @@ type Store interface {
 	GetEventInvokeConfig(ctx context.Context, name, qualifier string) (*lambda.EventInvokeConfig, error)
 	DeleteEventInvokeConfig(ctx context.Context, name, qualifier string) error
 	ListEventInvokeConfigs(ctx context.Context, name string) ([]*lambda.EventInvokeConfig, error)
+	// Each feature's storage is declared beside its handlers.
+	VersionStore
+	AliasStore
+	ProvisionedStore
+	PolicyStore
+	TagStore
 }
 
 // Invoker runs invocations.

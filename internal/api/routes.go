@@ -37,6 +37,11 @@ func (a *API) routes() {
 	a.handle("PUT /2017-10-31/functions/{name}/concurrency", a.operation("lambda", "PutFunctionConcurrency", maxControlBody, tooLarge("PutFunctionConcurrency", maxControlBody), a.putFunctionConcurrency))
 	a.handle("GET /2019-09-30/functions/{name}/concurrency", a.operation("lambda", "GetFunctionConcurrency", maxControlBody, tooLarge("GetFunctionConcurrency", maxControlBody), a.getFunctionConcurrency))
 	a.handle("DELETE /2017-10-31/functions/{name}/concurrency", a.operation("lambda", "DeleteFunctionConcurrency", maxControlBody, tooLarge("DeleteFunctionConcurrency", maxControlBody), a.deleteFunctionConcurrency))
+	a.versionRoutes()
+	a.aliasRoutes()
+	a.provisionedRoutes()
+	a.policyRoutes()
+	a.tagRoutes()
 	a.handle("GET /2016-08-19/account-settings", a.operation("lambda", "GetAccountSettings", maxControlBody, tooLarge("GetAccountSettings", maxControlBody), a.getAccountSettings))
 
 	// CloudWatch Logs (JSON 1.1): POST / with X-Amz-Target.
@@ -44,6 +49,7 @@ func (a *API) routes() {
 	// Gust's own endpoints.
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /_gust/code/{token}", a.downloadCode)
+	a.iamRoutes()
 	a.handle("GET /_gust/v1/async/{name}", a.operation("lambda", "GustAsyncStats", maxControlBody, tooLarge("GustAsyncStats", maxControlBody), a.asyncStats))
 	a.handle("GET /_gust/v1/dlq", a.operation("lambda", "GustListDeadLetterQueues", maxControlBody, tooLarge("GustListDeadLetterQueues", maxControlBody), a.listDeadLetterQueues))
 	a.handle("GET /_gust/v1/dlq/{queue}", a.operation("lambda", "GustGetDeadLetters", maxControlBody, tooLarge("GustGetDeadLetters", maxControlBody), a.getDeadLetters))

@@ -1,0 +1,6 @@
+package api
+
+// ProvisionedStore is the storage behind these operations.
+type ProvisionedStore interface{}
+
+func (a *API) provisionedRoutes() {}

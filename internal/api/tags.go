@@ -1,0 +1,6 @@
+package api
+
+// TagStore is the storage behind these operations.
+type TagStore interface{}
+
+func (a *API) tagRoutes() {}
