@@ -10,21 +10,33 @@ import (
 )
 
 // target resolves the {name} path label and ?Qualifier= of a request to a
-// function name and version, and loads that version.
-func (a *API) target(ctx context.Context, r *http.Request) (*lambda.Function, error) {
-	name, version, err := a.nameAndVersion(r)
+// function name and version, and loads that version. An alias qualifier
+// loads the alias's primary version; invokedARN is the ARN as qualified
+// in the request (the alias's ARN for an alias).
+func (a *API) target(ctx context.Context, r *http.Request) (fn *lambda.Function, invokedARN string, err error) {
+	name, qualifier, err := a.nameAndVersion(r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	fn, err := a.opts.Store.GetFunction(ctx, name, version)
-	if errors.Is(err, store.ErrNotFound) {
-		q := version
-		if q == lambda.LatestVersion && r.URL.Query().Get("Qualifier") == "" {
-			q = ""
+	version, err := a.qualifierTarget(ctx, name, qualifier)
+	if err != nil {
+		if qualifier == lambda.LatestVersion && r.URL.Query().Get("Qualifier") == "" && !hasQualifier(r.PathValue("name")) {
+			return nil, "", lambda.FunctionNotFound(a.id.FunctionARN(name))
 		}
-		return nil, lambda.FunctionNotFound(a.id.QualifiedARN(name, q))
+		return nil, "", err
 	}
-	return fn, err
+	fn, err = a.opts.Store.GetFunction(ctx, name, version)
+	if errors.Is(err, store.ErrNotFound) { // deleted meanwhile
+		return nil, "", lambda.FunctionNotFound(a.id.QualifiedARN(name, qualifier))
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	invokedARN = a.id.QualifiedARN(name, qualifier)
+	if qualifier == lambda.LatestVersion {
+		invokedARN = a.id.FunctionARN(name)
+	}
+	return fn, invokedARN, nil
 }
 
 // nameAndVersion parses the {name} label (any FunctionName form) and the
@@ -66,14 +78,23 @@ type codeLocation struct {
 }
 
 func (a *API) getFunction(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	fn, err := a.target(r.Context(), r)
+	fn, arn, err := a.target(r.Context(), r)
 	if err != nil {
 		return err
 	}
+	conf := a.configuration(fn, true)
+	conf.FunctionArn = arn
 	out := getFunctionOutput{
-		Configuration: a.configuration(fn, true),
+		Configuration: conf,
 		Code:          codeLocation{RepositoryType: "S3", Location: a.codeURL(r, fn)},
-		Tags:          fn.Tags,
+	}
+	// Tags belong to the function, whatever the qualifier.
+	tags, err := a.opts.Store.GetTags(r.Context(), fn.Name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if len(tags) > 0 {
+		out.Tags = tags
 	}
 	// Reserved concurrency belongs to the function, whatever the qualifier.
 	n, ok, err := a.opts.Store.GetConcurrency(r.Context(), fn.Name)
@@ -87,9 +108,11 @@ func (a *API) getFunction(w http.ResponseWriter, r *http.Request, _ []byte) erro
 }
 
 func (a *API) getFunctionConfiguration(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	fn, err := a.target(r.Context(), r)
+	fn, arn, err := a.target(r.Context(), r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, a.configuration(fn, true))
+	conf := a.configuration(fn, true)
+	conf.FunctionArn = arn
+	return writeJSON(w, http.StatusOK, conf)
 }

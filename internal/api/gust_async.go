@@ -16,7 +16,7 @@ import (
 const maxDeadLettersShown = 1000
 
 func (a *API) asyncStats(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	fn, err := a.target(r.Context(), r)
+	fn, _, err := a.target(r.Context(), r)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,12 @@
 package api
 
 import (
-	"encoding/base64"
+	"errors"
 	"net/http"
 	"sort"
-	"strconv"
 
 	"gust/internal/lambda"
+	"gust/internal/store"
 )
 
 type listFunctionsOutput struct {
@@ -14,39 +14,78 @@ type listFunctionsOutput struct {
 	NextMarker string                  `json:"NextMarker,omitempty"`
 }
 
-// listFunctions pages by name. The marker is the base64 of the last name
-// returned; NextMarker is left out on the last page, as paginators need.
+// listFunctions pages by name, or with FunctionVersion=ALL by name then
+// version ($LATEST first). The marker is the base64 of the last entry's
+// "name:version"; NextMarker is left out on the last page, as paginators
+// need.
 func (a *API) listFunctions(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	q := r.URL.Query()
-	limit := lambda.MaxListFunctionsPage
-	if s := q.Get("MaxItems"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 10000 {
-			return lambda.KindInvalidParameterValue.Errorf("1 validation error detected: Value '%s' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000, inclusive", s)
-		}
-		limit = min(n, lambda.MaxListFunctionsPage)
+	p, err := parsePage(r, lambda.MaxListFunctionsPage)
+	if err != nil {
+		return err
 	}
-	after := ""
-	if m := q.Get("Marker"); m != "" {
-		b, err := base64.RawURLEncoding.DecodeString(m)
-		if err != nil {
-			return lambda.KindInvalidParameterValue.Errorf("Invalid marker: %s", m)
-		}
-		after = string(b)
+	all := false
+	switch v := r.URL.Query().Get("FunctionVersion"); v {
+	case "":
+	case "ALL":
+		all = true
+	default:
+		return lambda.KindValidation.Errorf("1 validation error detected: Value '%s' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]", v)
 	}
 	fns, err := a.opts.Store.ListFunctions(r.Context())
 	if err != nil {
 		return err
 	}
 	sort.Slice(fns, func(i, j int) bool { return fns[i].Name < fns[j].Name })
-	start := sort.Search(len(fns), func(i int) bool { return fns[i].Name > after })
-	end := min(start+limit, len(fns))
+	if all {
+		var every []*lambda.Function
+		for _, fn := range fns {
+			versions, err := a.opts.Store.ListVersions(r.Context(), fn.Name)
+			if errors.Is(err, store.ErrNotFound) { // deleted meanwhile
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			every = append(every, versions...)
+		}
+		fns = every
+	}
+	key := func(fn *lambda.Function) listKey { return listKey{fn.Name, versionOrder(fn.Version)} }
+	start := 0
+	if p.after != "" {
+		after := parseListKey(p.after)
+		start = sort.Search(len(fns), func(i int) bool { return after.before(key(fns[i])) })
+	}
+	end := min(start+p.limit, len(fns))
 	out := listFunctionsOutput{Functions: make([]functionConfiguration, 0, end-start)}
 	for _, fn := range fns[start:end] {
 		out.Functions = append(out.Functions, a.configuration(fn, false))
 	}
 	if end < len(fns) {
-		out.NextMarker = base64.RawURLEncoding.EncodeToString([]byte(fns[end-1].Name))
+		last := fns[end-1]
+		out.NextMarker = encodeMarker(last.Name + ":" + last.Version)
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// listKey orders ListFunctions entries: by name, then $LATEST before the
+// numbered versions.
+type listKey struct {
+	name    string
+	version int
+}
+
+func (k listKey) before(o listKey) bool {
+	return k.name < o.name || (k.name == o.name && k.version < o.version)
+}
+
+// parseListKey reads a marker's "name:version"; a bare name (markers from
+// before versions were listed) resumes after the name's $LATEST.
+func parseListKey(s string) listKey {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ':' {
+			return listKey{s[:i], versionOrder(s[i+1:])}
+		}
+	}
+	return listKey{s, 0}
 }

@@ -9,21 +9,29 @@ import (
 )
 
 // qualifierTarget checks that qualifier ($LATEST, a version number or an
-// alias name) exists for function name, and returns the version it names
-// now (an alias's primary version). The error is Lambda's
+// alias name; "" means $LATEST) exists for function name, and returns the
+// version it names now (an alias's primary version). The error is Lambda's
 // ResourceNotFoundException naming the qualified ARN.
 func (a *API) qualifierTarget(ctx context.Context, name, qualifier string) (version string, err error) {
 	if qualifier == "" {
 		qualifier = lambda.LatestVersion
 	}
+	version = qualifier
 	if !lambda.IsVersion(qualifier) {
-		return "", lambda.FunctionNotFound(a.id.QualifiedARN(name, qualifier))
+		al, err := a.opts.Store.GetAlias(ctx, name, qualifier)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", lambda.FunctionNotFound(a.id.QualifiedARN(name, qualifier))
+		}
+		if err != nil {
+			return "", err
+		}
+		version = al.FunctionVersion
 	}
-	if _, err := a.opts.Store.GetFunction(ctx, name, qualifier); err != nil {
+	if _, err := a.opts.Store.GetFunction(ctx, name, version); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return "", lambda.FunctionNotFound(a.id.QualifiedARN(name, qualifier))
 		}
 		return "", err
 	}
-	return qualifier, nil
+	return version, nil
 }

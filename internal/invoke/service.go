@@ -23,6 +23,8 @@ type Functions interface {
 	// GetFunction returns one version, or an error matching
 	// store.ErrNotFound.
 	GetFunction(ctx context.Context, name, version string) (*lambda.Function, error)
+	// GetAlias returns one alias, or an error matching store.ErrNotFound.
+	GetAlias(ctx context.Context, name, alias string) (*lambda.Alias, error)
 }
 
 // Pool hands out execution environments.
@@ -92,8 +94,9 @@ type Service struct {
 	queue  Queue
 	logger *slog.Logger
 
-	mu    sync.RWMutex
-	cache map[string]map[string]*lambda.Function // name → version → config
+	mu      sync.RWMutex
+	cache   map[string]map[string]*lambda.Function // name → version → config
+	aliases map[string]map[string]*lambda.Alias    // name → alias
 	// gen counts Forget calls. A config read from the store is cached only
 	// if no Forget ran while it was being read, so a change that lands
 	// mid-read can never leave the old config cached.
@@ -103,7 +106,7 @@ type Service struct {
 // New builds a Service.
 func New(id lambda.Identity, fns Functions, pool Pool, logger *slog.Logger) *Service {
 	return &Service{id: id, fns: fns, pool: pool, logger: logger.With("component", "invoke"),
-		cache: make(map[string]map[string]*lambda.Function)}
+		cache: make(map[string]map[string]*lambda.Function), aliases: make(map[string]map[string]*lambda.Alias)}
 }
 
 // UseQueue makes Event invocations go to q. Until it is called they are
@@ -115,6 +118,7 @@ func (s *Service) UseQueue(q Queue) { s.queue = q }
 func (s *Service) Forget(name string) {
 	s.mu.Lock()
 	delete(s.cache, name)
+	delete(s.aliases, name)
 	s.gen++
 	s.mu.Unlock()
 }
@@ -143,28 +147,68 @@ func (s *Service) Resolve(ctx context.Context, name, qualifier string) (*lambda.
 	if version == "" {
 		version = lambda.LatestVersion
 	}
-	s.mu.RLock()
-	fn, gen := s.cache[ref.Name][version], s.gen
-	s.mu.RUnlock()
-	if fn != nil {
-		return fn, invoked, nil
+	if !lambda.IsVersion(version) {
+		alias, err := s.alias(ctx, ref.Name, version)
+		if err != nil {
+			return nil, "", err
+		}
+		if alias == nil {
+			return nil, "", lambda.FunctionNotFound(invoked)
+		}
+		version = alias.Pick()
 	}
-	fn, err = s.fns.GetFunction(ctx, ref.Name, version)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", lambda.FunctionNotFound(invoked)
-	}
+	fn, err := s.version(ctx, ref.Name, version)
 	if err != nil {
 		return nil, "", err
 	}
+	if fn == nil {
+		return nil, "", lambda.FunctionNotFound(invoked)
+	}
+	return fn, invoked, nil
+}
+
+// version returns one stored version through the cache; nil if it does
+// not exist.
+func (s *Service) version(ctx context.Context, name, version string) (*lambda.Function, error) {
+	return cachedLookup(s, s.cache, name, version, func() (*lambda.Function, error) {
+		return s.fns.GetFunction(ctx, name, version)
+	})
+}
+
+// alias returns one alias through the cache; nil if it does not exist.
+func (s *Service) alias(ctx context.Context, name, alias string) (*lambda.Alias, error) {
+	return cachedLookup(s, s.aliases, name, alias, func() (*lambda.Alias, error) {
+		return s.fns.GetAlias(ctx, name, alias)
+	})
+}
+
+// cachedLookup returns cache[name][key], loading and caching it on a miss;
+// nil if load finds nothing. A value is cached only if no Forget ran while
+// it was loaded, so a change that lands mid-read never leaves the old
+// value cached.
+func cachedLookup[T any](s *Service, cache map[string]map[string]*T, name, key string, load func() (*T, error)) (*T, error) {
+	s.mu.RLock()
+	v, gen := cache[name][key], s.gen
+	s.mu.RUnlock()
+	if v != nil {
+		return v, nil
+	}
+	v, err := load()
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	if s.gen == gen {
-		if s.cache[ref.Name] == nil {
-			s.cache[ref.Name] = make(map[string]*lambda.Function)
+		if cache[name] == nil {
+			cache[name] = make(map[string]*T)
 		}
-		s.cache[ref.Name][version] = fn
+		cache[name][key] = v
 	}
 	s.mu.Unlock()
-	return fn, invoked, nil
+	return v, nil
 }
 
 // Invoke runs one invocation. Function failures are a 200 Response with
@@ -184,7 +228,7 @@ func (s *Service) Invoke(ctx context.Context, req Request) (*Response, error) {
 		return nil, lambda.KindInvalidParameterValue.Errorf("1 validation error detected: Value '%s' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]", req.LogType)
 	}
 	if typ == TypeEvent && len(req.Payload) > lambda.MaxAsyncPayloadBytes {
-		return nil, lambda.KindRequestEntityTooLarge.Errorf("Request must be smaller than %d bytes for the InvokeFunction operation", lambda.MaxAsyncPayloadBytes)
+		return nil, lambda.KindRequestEntityTooLarge.Errorf("%d byte payload is too large for the Event invocation type (limit %d bytes)", len(req.Payload), lambda.MaxAsyncPayloadBytes)
 	}
 	if len(req.Payload) > lambda.MaxSyncPayloadBytes {
 		return nil, lambda.KindRequestEntityTooLarge.Errorf("Request must be smaller than %d bytes for the InvokeFunction operation", lambda.MaxSyncPayloadBytes)

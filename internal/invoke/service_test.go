@@ -24,6 +24,10 @@ func (f functions) GetFunction(_ context.Context, name, version string) (*lambda
 	return nil, store.ErrNotFound
 }
 
+func (f functions) GetAlias(context.Context, string, string) (*lambda.Alias, error) {
+	return nil, store.ErrNotFound
+}
+
 func newTestService() *Service {
 	fns := functions{"f:$LATEST": {Name: "f", Version: lambda.LatestVersion}}
 	return New(lambda.Identity{Region: "us-east-1", Account: "000000000000"}, fns, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))

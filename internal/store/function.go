@@ -30,7 +30,7 @@ func allFunctionsFilter() string        { return keyPrefix + ">" }
 
 // nextVersionKey holds the next version number to publish, so a number is
 // never reused while the function exists, even after its version is
-// deleted. PublishVersion is not written yet; the key is reserved for it.
+// deleted (see versionCounter in version.go).
 // DeleteFunction removes it with the function, so a re-created function
 // numbers from 1 again.
 func nextVersionKey(name string) string { return keyPrefix + name + ".next" }
