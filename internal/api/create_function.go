@@ -69,6 +69,12 @@ func (a *API) createFunction(w http.ResponseWriter, r *http.Request, body []byte
 	if err := fn.Validate(); err != nil {
 		return err
 	}
+	if err := validateTags(in.Tags); err != nil {
+		return err
+	}
+	if err := a.checkRole(r.Context(), fn.Role); err != nil {
+		return err
+	}
 	zip, err := in.Code.zip()
 	if err != nil {
 		return err
@@ -90,6 +96,11 @@ func (a *API) createFunction(w http.ResponseWriter, r *http.Request, body []byte
 			return lambda.FunctionExists(fn.Name)
 		}
 		return err
+	}
+	if in.Publish {
+		if fn, err = a.publish(ctx, fn.Name, publishVersionInput{}); err != nil {
+			return err
+		}
 	}
 	return writeJSON(w, http.StatusCreated, a.configuration(fn, true))
 }

@@ -158,9 +158,8 @@ func (a *API) eventInvokeTarget(r *http.Request) (name, qualifier string, ours b
 	return ref.Name, ref.Qualifier, a.id.Owns(ref), nil
 }
 
-// requireQualifier checks that the function and the version the qualifier
-// names exist. Aliases do not exist in Gust yet, so an alias name is not
-// found either.
+// requireQualifier checks that the function and the version or alias the
+// qualifier names exist.
 func (a *API) requireQualifier(ctx context.Context, name, qualifier string) error {
 	if _, err := a.opts.Store.GetFunction(ctx, name, lambda.LatestVersion); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -168,11 +167,8 @@ func (a *API) requireQualifier(ctx context.Context, name, qualifier string) erro
 		}
 		return err
 	}
-	if qualifier == lambda.LatestVersion {
-		return nil
-	}
-	if _, err := a.opts.Store.GetFunction(ctx, name, qualifier); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+	if _, err := a.qualifierTarget(ctx, name, qualifier); err != nil {
+		if errors.Is(err, lambda.ErrNotFound) {
 			return lambda.FunctionDoesNotExist()
 		}
 		return err

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,7 +44,7 @@ func (a *API) updateFunctionCode(w http.ResponseWriter, r *http.Request, body []
 	}
 	ctx := r.Context()
 	if in.DryRun {
-		fn, err := a.target(ctx, r)
+		fn, _, err := a.target(ctx, r)
 		if err != nil {
 			return err
 		}
@@ -64,6 +66,11 @@ func (a *API) updateFunctionCode(w http.ResponseWriter, r *http.Request, body []
 	if err != nil {
 		return err
 	}
+	if in.Publish {
+		if fn, err = a.publish(ctx, name, publishVersionInput{}); err != nil {
+			return err
+		}
+	}
 	return writeJSON(w, http.StatusOK, a.configuration(fn, true))
 }
 
@@ -81,6 +88,11 @@ func (a *API) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request
 	}
 	if err := in.validateUnsupported(); err != nil {
 		return err
+	}
+	if in.Role != nil {
+		if err := a.checkRole(r.Context(), *in.Role); err != nil {
+			return err
+		}
 	}
 	fn, err := a.mutate(r, name, in.RevisionId, func(fn *lambda.Function) error {
 		in.apply(fn)
@@ -115,15 +127,24 @@ func (a *API) mutate(r *http.Request, name, revision string, change func(*lambda
 	case err != nil:
 		return nil, err
 	}
-	a.changed(name, fn.RevisionID)
+	a.changed(r.Context(), name)
 	return fn, nil
 }
 
-// changed drops cached state of a function and its warm environments that
-// do not run revision keep ("" after a delete).
-func (a *API) changed(name, keep string) {
+// changed drops cached state of a function and stops its warm
+// environments that run a revision no longer stored (all of them after
+// a delete). Other nodes do the same through the store's watch.
+func (a *API) changed(ctx context.Context, name string) {
 	a.opts.Invoker.Forget(name)
-	a.opts.Environments.Invalidate(name, keep)
+	live, err := a.opts.Store.LiveRevisions(ctx, name)
+	if err != nil {
+		a.logger.Warn("read revisions after a change; the store watch will retry", "function", name, "err", err)
+		return
+	}
+	if len(live) == 0 {
+		live = nil
+	}
+	a.opts.Environments.Invalidate(name, live)
 }
 
 func checkRevision(fn *lambda.Function, revision string) error {
@@ -142,7 +163,7 @@ func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request, _ []byte) e
 		return lambda.KindInvalidParameterValue.Errorf("$LATEST version cannot be deleted without deleting the function.")
 	}
 	if version != lambda.LatestVersion {
-		return lambda.FunctionNotFound(a.id.QualifiedARN(name, version))
+		return a.deleteVersion(w, r, name, version)
 	}
 	err = a.opts.Store.DeleteFunction(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -151,7 +172,7 @@ func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request, _ []byte) e
 	if err != nil {
 		return err
 	}
-	a.changed(name, "")
+	a.changed(r.Context(), name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -160,4 +181,28 @@ func (a *API) deleteFunction(w http.ResponseWriter, r *http.Request, _ []byte) e
 func hasQualifier(label string) bool {
 	ref, err := lambda.ParseFunctionRef(label)
 	return err == nil && ref.Qualifier != ""
+}
+
+// deleteVersion is DeleteFunction with a version qualifier: it removes
+// that version only, unless an alias still routes to it.
+func (a *API) deleteVersion(w http.ResponseWriter, r *http.Request, name, version string) error {
+	if !lambda.IsVersion(version) {
+		return lambda.KindInvalidParameterValue.Errorf("Deletion of aliases is not supported. Use DeleteAlias to delete alias %s.", a.id.QualifiedARN(name, version))
+	}
+	err := a.opts.Store.DeleteVersion(r.Context(), name, version)
+	var inUse *store.VersionInUseError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if _, ferr := a.opts.Store.GetFunction(r.Context(), name, lambda.LatestVersion); errors.Is(ferr, store.ErrNotFound) {
+			return lambda.FunctionNotFound(a.id.FunctionARN(name))
+		}
+		return lambda.FunctionNotFound(a.id.QualifiedARN(name, version))
+	case errors.As(err, &inUse):
+		return lambda.KindResourceConflict.Errorf("Unable to delete version because the following aliases reference it: [%s]", strings.Join(inUse.Aliases, ", "))
+	case err != nil:
+		return err
+	}
+	a.changed(r.Context(), name)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -59,7 +59,7 @@ func BenchmarkAsync(b *testing.B) {
 	}
 	// Stop the echo's environments so they do not share the machine
 	// with the report function's.
-	s.Pool().Invalidate("go", "")
+	s.Pool().Invalidate("go", nil)
 	b.Run("path=delivery/conc=1", func(b *testing.B) {
 		deliverEvents(b, c, arr)
 	})

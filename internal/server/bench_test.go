@@ -133,7 +133,7 @@ func BenchmarkWarmInvoke(b *testing.B) {
 		}
 		// Stop this function's warm environments so they do not share
 		// the machine with the next runtime's.
-		s.Pool().Invalidate(fn, "")
+		s.Pool().Invalidate(fn, nil)
 	}
 }
 
@@ -246,7 +246,7 @@ func BenchmarkColdStart(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
-				s.Pool().Invalidate(fn, "")
+				s.Pool().Invalidate(fn, nil)
 				b.StartTimer()
 				t0 := time.Now()
 				out, err := c.Invoke(ctx, in)
@@ -267,7 +267,7 @@ func BenchmarkColdStart(b *testing.B) {
 			b.ReportMetric(float64(wall.Microseconds())/1e3/float64(b.N), "first-invoke-ms")
 			b.ReportMetric(initMs/float64(b.N), "init-ms")
 		})
-		s.Pool().Invalidate(fn, "")
+		s.Pool().Invalidate(fn, nil)
 	}
 }
 

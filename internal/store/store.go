@@ -8,11 +8,21 @@
 //
 //	fn.<name>.latest   the mutable $LATEST version
 //	fn.<name>.v.<n>    published version n (1, 2, …), immutable
-//	fn.<name>.next     the next version number to publish, so numbers are
-//	                   never reused while the function exists
+//	fn.<name>.next     the next version number to publish and the $LATEST
+//	                   revision last published, so numbers are never
+//	                   reused while the function exists and an unchanged
+//	                   $LATEST publishes as the existing version
 //	fn.<name>.concurrency  reserved concurrency (JSON integer), if set
 //	fn.<name>.eic.<q>      event invoke config of qualifier q ("=LATEST"
 //	                       for $LATEST), if set
+//	fn.<name>.alias.<a>    alias a (lambda.Alias)
+//	fn.<name>.policy.<q>   resource-based policy of qualifier q ("=LATEST"
+//	                       for the function and $LATEST), if any
+//	fn.<name>.pc.<q>       provisioned-concurrency config of version or
+//	                       alias q, if set
+//
+// Tags live on the $LATEST record; versions carry none. Settings of a
+// qualifier (fn.<name>.*.<q>) go with its version or alias.
 //
 // Code objects are named by the lowercase hex of the SHA-256 in CodeSha256.
 //
