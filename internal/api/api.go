@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"gust/internal/asyncq"
+	"gust/internal/iam"
 	"gust/internal/invoke"
 	"gust/internal/lambda"
 	"gust/internal/sigv4"
@@ -27,6 +28,9 @@ type Store interface {
 	UpdateFunction(ctx context.Context, name string, mutate func(fn *lambda.Function) error) (*lambda.Function, error)
 	ListFunctions(ctx context.Context) ([]*lambda.Function, error)
 	DeleteFunction(ctx context.Context, name string) error
+	// LiveRevisions maps each existing version of name to its RevisionId
+	// (empty when the function does not exist).
+	LiveRevisions(ctx context.Context, name string) (map[string]string, error)
 	PutCode(ctx context.Context, sha string, zip []byte) error
 	GetCode(ctx context.Context, sha string) ([]byte, error)
 	// Reserved concurrency (store.Store documents not-found and idempotence).
@@ -66,13 +70,20 @@ type AsyncQueue interface {
 // Environments is told when a function changes so that warm environments
 // running old code or configuration stop.
 type Environments interface {
-	// Invalidate stops environments of name not running revision keep
-	// ("" = all of them).
-	Invalidate(name, keep string)
+	// Invalidate stops environments of name whose version and revision
+	// are not in live (version → RevisionId; nil = all of them).
+	Invalidate(name string, live map[string]string)
 	// SetReserved and ClearReserved apply a function's reserved
 	// concurrency to this node at once.
 	SetReserved(name string, n int)
 	ClearReserved(name string)
+	// SetProvisioned and ClearProvisioned apply a provisioned-concurrency
+	// config (qualifier: the version or alias; fn: the version it runs)
+	// to this node at once; ProvisionedStatus reports its environments
+	// being started or initialised (allocated) and initialised (available).
+	SetProvisioned(fn *lambda.Function, qualifier string, n int)
+	ClearProvisioned(name, qualifier string)
+	ProvisionedStatus(name, qualifier string) (allocated, available int)
 }
 
 // Options builds an API.
@@ -83,6 +94,7 @@ type Options struct {
 	Async        AsyncQueue
 	Environments Environments
 	Verifier     *sigv4.Verifier
+	IAM          *iam.Store   // principals of verified keys; the users and roles of /_gust/v1/iam
 	Logs         http.Handler // CloudWatch Logs JSON 1.1 API
 	Ready        func() bool  // reports readiness for /healthz
 	Logger       *slog.Logger
@@ -138,6 +150,9 @@ func (a *API) operation(service, name string, maxBody int64, tooLarge func() err
 			err = a.authenticate(r, body, service)
 		}
 		if err == nil {
+			err = a.authorize(r, body, service, name)
+		}
+		if err == nil {
 			err = h(w, r, body)
 		}
 		if err != nil {
@@ -180,7 +195,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
-// authenticate verifies the request's SigV4 signature and its scope.
+// authenticate verifies the request's SigV4 signature and its scope, and
+// puts the caller's principal in r's context for callerFrom.
 func (a *API) authenticate(r *http.Request, body []byte, service string) error {
 	p, err := a.opts.Verifier.Verify(r, body)
 	if err != nil {
@@ -192,7 +208,25 @@ func (a *API) authenticate(r *http.Request, body []byte, service string) error {
 	if p.Region != a.id.Region {
 		return lambda.KindInvalidSignature.Errorf("Credential should be scoped to a valid region, not '%s'. ", p.Region)
 	}
+	if a.opts.IAM != nil {
+		caller, _, ok := a.opts.IAM.Resolve(p.AccessKeyID, p.SessionToken)
+		if !ok { // deleted or expired since Verify looked it up
+			return lambda.KindUnrecognizedClient.Errorf("The security token included in the request is invalid.")
+		}
+		// Handlers get r itself, so the context is swapped in place.
+		*r = *r.WithContext(context.WithValue(r.Context(), callerKey{}, caller))
+	}
 	return nil
+}
+
+// callerKey is the context key of the authenticated caller.
+type callerKey struct{}
+
+// callerFrom returns the principal that signed the request; the zero
+// Principal (no rights at all) when none was resolved.
+func callerFrom(ctx context.Context) iam.Principal {
+	p, _ := ctx.Value(callerKey{}).(iam.Principal)
+	return p
 }
 
 // errorBody is the JSON body of a Lambda error response.

@@ -1,7 +1,7 @@
 // Package cli is the `gust` command: `gust server` runs a node, and the
 // client commands (deploy, invoke, ls, rm, logs, env) talk to a running node
 // only through the AWS SDK's Lambda and CloudWatch Logs clients, which keeps
-// them honest about compatibility. `gust async` and `gust dlq` use Gust's
+// them honest about compatibility. `gust async`, `gust dlq` and `gust iam` use Gust's
 // own /_gust/v1/ endpoints, which no AWS API has, through GustClient: plain
 // HTTP signed with the SDK's SigV4 signer like the Lambda client. It is the
 // only package that prints to the terminal.
@@ -178,6 +178,7 @@ in the current directory (or --data, or GUST_ENDPOINT).`,
 		a.logsCommand(),
 		a.asyncCommand(),
 		a.dlqCommand(),
+		a.iamCommand(),
 		a.envCommand(),
 		a.versionCommand(),
 	)

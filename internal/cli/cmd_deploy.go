@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -43,7 +45,8 @@ same CodeSha256. Executable bits are kept; .git and .gust are skipped. A
 .zip file is sent as it is.
 
 On create, --runtime and --handler are required; --role defaults to
-arn:aws:iam::<account>:role/gust-<name>. On update, the code is replaced and
+arn:aws:iam::<account>:role/gust-<name>, which deploy creates if it does not
+exist with the least privilege a function needs: writing its own logs. On update, the code is replaced and
 only the configuration flags you give are changed; --env replaces the whole
 environment.
 
@@ -156,7 +159,10 @@ func (a *app) createFunction(ctx context.Context, cmd *cobra.Command, lc *lambda
 	}
 	role := o.role
 	if role == "" {
-		role = fmt.Sprintf("arn:aws:iam::%s:role/gust-%s", account, o.name)
+		var err error
+		if role, err = a.ensureFunctionRole(ctx, account, o.name); err != nil {
+			return fmt.Errorf("deploy %s: %w", o.name, err)
+		}
 	}
 	in := &lambda.CreateFunctionInput{
 		FunctionName: &o.name,
@@ -274,4 +280,30 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// ensureFunctionRole returns the ARN of role gust-<function>, creating it
+// when absent with a policy that allows only writing the function's own
+// logs, so every function deployed without --role gets its own
+// least-privilege role rather than a shared broad one.
+func (a *app) ensureFunctionRole(ctx context.Context, account, function string) (string, error) {
+	name := "gust-" + function
+	arn := fmt.Sprintf("arn:aws:iam::%s:role/%s", account, name)
+	c, err := a.gustClient()
+	if err != nil {
+		return "", err
+	}
+	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",`+
+		`"Action":["logs:CreateLogGroup","logs:CreateLogStream","logs:PutLogEvents"],`+
+		`"Resource":"arn:aws:logs:*:%s:log-group:/aws/lambda/%s:*"}]}`, account, function)
+	body, err := json.Marshal(map[string]string{"RoleName": name, "PolicyDocument": policy})
+	if err != nil {
+		return "", err
+	}
+	err = c.send(ctx, http.MethodPost, "/_gust/v1/iam/roles", body, nil)
+	var apiErr *GustAPIError
+	if err == nil || (errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusConflict) {
+		return arn, nil
+	}
+	return "", fmt.Errorf("create execution role %s: %w", name, err)
 }

@@ -114,18 +114,26 @@ func (c *GustClient) Redrive(ctx context.Context, queue, to string) (int, error)
 // do sends one signed request with an empty body and decodes a 2xx JSON
 // answer into out, or an error answer into a *GustAPIError.
 func (c *GustClient) do(ctx context.Context, method, path string, query url.Values, out any) error {
-	u := c.s.Endpoint + path
 	if len(query) > 0 {
-		u += "?" + query.Encode()
+		path += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, http.NoBody)
+	return c.send(ctx, method, path, nil, out)
+}
+
+// send signs one request, decodes a 2xx JSON answer into out (nothing for
+// 204 or a nil out) and an error answer into a *GustAPIError.
+func (c *GustClient) send(ctx context.Context, method, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.s.Endpoint+path, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	emptyHash := sha256.Sum256(nil)
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	sum := sha256.Sum256(body)
 	creds := aws.Credentials{AccessKeyID: c.s.AccessKeyID, SecretAccessKey: c.s.SecretAccessKey, SessionToken: c.s.SessionToken}
-	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(emptyHash[:]), "lambda", c.s.Region, c.now()); err != nil {
+	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "lambda", c.s.Region, c.now()); err != nil {
 		return fmt.Errorf("sign %s %s: %w", method, path, err)
 	}
 	resp, err := c.http.Do(req)
@@ -135,6 +143,9 @@ func (c *GustClient) do(ctx context.Context, method, path string, query url.Valu
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return decodeGustError(resp)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)

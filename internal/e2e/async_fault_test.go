@@ -98,7 +98,7 @@ func TestAsyncKillRestart(t *testing.T) {
 		FunctionName: aws.String("collect"),
 		Runtime:      types.RuntimePython312,
 		Handler:      aws.String("lambda_function.handler"),
-		Role:         aws.String("arn:aws:iam::000000000000:role/gust-fault"),
+		Role:         aws.String("arn:aws:iam::000000000000:role/lambda-role"),
 		Timeout:      aws.Int32(15),
 		Code:         &types.FunctionCode{ZipFile: gusttest.Zip(t, map[string]string{"lambda_function.py": faultHandler})},
 		Environment:  &types.Environment{Variables: map[string]string{"COLLECTOR_URL": collectorURL}},

@@ -38,7 +38,42 @@ type Env struct {
 	cold     bool
 	lastUsed time.Time // guarded by the pool's manager mutex
 	broken   atomic.Bool
+	// provisioned is the provisioned-concurrency config this environment
+	// was started for, nil for an on-demand one; guarded by the manager's
+	// mutex (see provisioned.go).
+	provisioned *provisionedSet
+	// retireAt, when set, is when the environment stops taking
+	// invocations, ahead of LaunchSpec.Expires (see retireTime).
+	retireAt time.Time
 }
+
+// credentialMargin is how long before LaunchSpec.Expires an environment
+// retires: a function that reads its credentials at the start of an
+// invocation keeps them valid for at least this long (Lambda's longest
+// invocation is 15 minutes).
+const credentialMargin = 30 * time.Minute
+
+// retireTime is when an environment started at now whose launch expires
+// at expires (zero: never) must stop taking invocations: credentialMargin
+// before, or half-way for a lifetime shorter than twice the margin.
+func retireTime(expires, now time.Time) time.Time {
+	if expires.IsZero() {
+		return time.Time{}
+	}
+	return expires.Add(-min(credentialMargin, expires.Sub(now)/2))
+}
+
+// usable reports whether an idle environment may take an invocation: its
+// process runs and it has not reached its retirement.
+func (e *Env) usable(now time.Time) bool {
+	return e.exited.Err() == nil && (e.retireAt.IsZero() || now.Before(e.retireAt))
+}
+
+// AWS_LAMBDA_INITIALIZATION_TYPE of on-demand and provisioned environments.
+const (
+	initOnDemand    = "on-demand"
+	initProvisioned = "provisioned-concurrency"
+)
 
 // ErrRuntimeExited is the cause used when an environment's process exits.
 var ErrRuntimeExited = errors.New("runtime exited")
@@ -51,12 +86,13 @@ func newStreamName(version string, now time.Time) string {
 }
 
 // launch starts an environment's process and Runtime API but does not wait
-// for init.
-func (m *Manager) launch(p *pool, spec LaunchSpec) (*Env, error) {
+// for init. initType is initOnDemand or initProvisioned.
+func (m *Manager) launch(p *pool, spec LaunchSpec, initType string) (*Env, error) {
 	fn := p.fn
-	e := &Env{fn: fn, pool: p, stream: newStreamName(fn.Version, time.Now()), cold: true}
+	e := &Env{fn: fn, pool: p, stream: newStreamName(fn.Version, time.Now()), cold: true,
+		retireAt: retireTime(spec.Expires, time.Now())}
 	e.rapi = runtimeapi.New(runtimeapi.Options{Logger: m.logger})
-	env := lambdaEnv(fn, m.opts.Identity, e.stream, spec)
+	env := lambdaEnv(fn, m.opts.Identity, e.stream, spec, initType)
 	// The sandbox makes the Runtime API listener where only this env's
 	// runtime reaches it, and sets AWS_LAMBDA_RUNTIME_API to it.
 	proc, err := sandbox.Start(sandbox.Spec{
@@ -97,7 +133,7 @@ func (m *Manager) launch(p *pool, spec LaunchSpec) (*Env, error) {
 
 // lambdaEnv is the process environment Lambda gives a runtime (§4.4),
 // except AWS_LAMBDA_RUNTIME_API, which the sandbox sets.
-func lambdaEnv(fn *lambda.Function, id lambda.Identity, stream string, spec LaunchSpec) []string {
+func lambdaEnv(fn *lambda.Function, id lambda.Identity, stream string, spec LaunchSpec, initType string) []string {
 	env := make([]string, 0, 24+len(fn.Environment)+len(spec.Env))
 	env = append(env,
 		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
@@ -118,7 +154,7 @@ func lambdaEnv(fn *lambda.Function, id lambda.Identity, stream string, spec Laun
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(fn.MemorySize),
 		"AWS_LAMBDA_LOG_GROUP_NAME="+fn.Logging.LogGroup,
 		"AWS_LAMBDA_LOG_STREAM_NAME="+stream,
-		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+		"AWS_LAMBDA_INITIALIZATION_TYPE="+initType,
 		"AWS_REGION="+id.Region,
 		"AWS_DEFAULT_REGION="+id.Region,
 		"LAMBDA_TASK_ROOT="+spec.Dir,

@@ -21,6 +21,10 @@ type LaunchSpec struct {
 	Dir        string   // the unpacked code: LAMBDA_TASK_ROOT and the working directory
 	RuntimeDir string   // LAMBDA_RUNTIME_DIR
 	Env        []string // extra variables the runtime needs
+	// Expires, when set, is when something the environment was given
+	// (its role's session credentials) stops working; the pool retires
+	// the environment before then.
+	Expires time.Time
 }
 
 // Launcher prepares code and command for a function version. It may do
@@ -42,7 +46,8 @@ type Options struct {
 }
 
 // Manager owns every pool of environments. It starts one reaper goroutine
-// (stopped by Close) and one goroutine per environment process.
+// (stopped by Close), one goroutine per environment process, and one per
+// environment being started for provisioned concurrency (provisioned.go).
 type Manager struct {
 	opts   Options
 	logger *slog.Logger
@@ -59,6 +64,7 @@ type Manager struct {
 	// forgetting counts environments being torn down after Release.
 	forgetting sync.WaitGroup
 	stop       chan struct{}
+	prov       provisioning // provisioned concurrency; see provisioned.go
 }
 
 // poolKey identifies one function version in one configuration: any
@@ -108,6 +114,7 @@ func New(opts Options) *Manager {
 	}
 	m := &Manager{opts: opts, logger: opts.Logger.With("component", "envpool"),
 		pools: make(map[poolKey]*pool), envs: make(map[*Env]struct{}), failures: make(map[poolKey]initFailures), probes: make(map[poolKey]*probe), stop: make(chan struct{})}
+	m.prov = newProvisioning()
 	m.wg.Add(1)
 	go m.reap()
 	return m
@@ -215,12 +222,16 @@ type probe struct {
 // takeIdle pops the most recently used live environment, also returning
 // any found exited on the way. Callers hold m.mu and forget the dead.
 func (p *pool) takeIdle() (*Env, []*Env) {
+	if e := p.takeProvisioned(); e != nil {
+		return e, nil
+	}
 	var dead []*Env
+	now := time.Now()
 	for n := len(p.idle); n > 0; n = len(p.idle) {
 		e := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		if e.exited.Err() != nil {
+		if !e.usable(now) {
 			p.total--
 			dead = append(dead, e)
 			continue
@@ -262,7 +273,7 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 		return nil, m.entrypointFailure(p, requestID, err.Error())
 	}
 	start := time.Now()
-	e, err := m.launch(p, spec)
+	e, err := m.launch(p, spec, initOnDemand)
 	if errors.Is(err, ErrClosed) {
 		return nil, err
 	}
@@ -280,7 +291,7 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 		e.out.endTail()
 		phase, start = "invoke", time.Now()
 		budget := time.Duration(p.fn.Timeout) * time.Second
-		if e, err = m.launch(p, spec); errors.Is(err, ErrClosed) {
+		if e, err = m.launch(p, spec, initOnDemand); errors.Is(err, ErrClosed) {
 			return nil, err
 		} else if err != nil {
 			return nil, m.entrypointFailure(p, requestID, unwrapStart(err))
@@ -368,7 +379,7 @@ func (m *Manager) Release(e *Env) {
 	m.freeSlot(p.key.name)
 	// A runtime may exit right after answering (aws-lambda-go does after a
 	// panic): such an environment must not go back to the idle stack.
-	if e.broken.Load() || e.exited.Err() != nil || p.stale || m.closed {
+	if e.broken.Load() || e.exited.Err() != nil || p.stale || m.closed || !m.keepProvisioned(e) {
 		p.total--
 		m.dropIfEmpty(p)
 		m.mu.Unlock()
@@ -416,6 +427,7 @@ func (m *Manager) forget(e *Env) {
 	e.kill()
 	m.mu.Lock()
 	delete(m.envs, e)
+	m.lostProvisioned(e)
 	m.mu.Unlock()
 }
 
@@ -426,17 +438,18 @@ func (m *Manager) dropIfEmpty(p *pool) {
 	}
 }
 
-// Invalidate stops the idle environments of every version of the named
-// function, except those of revision keep, and marks their pools stale, so
-// busy ones stop on release. Call it when a function's code or
-// configuration changes (keep = the new RevisionId: environments that
-// already run it stay warm, however late the news arrives) or when it is
-// deleted (keep = "").
-func (m *Manager) Invalidate(name, keep string) {
-	var victims []*Env
+// Invalidate stops the idle environments of the named function whose
+// version and revision are not in live (version → RevisionId), and marks
+// their pools stale, so busy ones stop on release. Call it whenever a
+// function's stored state changes, with the revisions of its $LATEST and
+// published versions: environments already running one of them stay warm,
+// however late the news arrives. live == nil (the function was deleted)
+// stops them all.
+func (m *Manager) Invalidate(name string, live map[string]string) {
 	m.mu.Lock()
+	victims := m.invalidateProvisioned(name, live)
 	for k, p := range m.pools {
-		if k.name != name || (keep != "" && k.revision == keep) {
+		if k.name != name || (live != nil && live[k.version] == k.revision) {
 			continue
 		}
 		p.stale = true
@@ -485,7 +498,8 @@ func (m *Manager) reap() {
 			for _, p := range m.pools {
 				keep := p.idle[:0]
 				for _, e := range p.idle {
-					if now.Sub(e.lastUsed) >= m.opts.IdleTimeout {
+					idle := e.provisioned == nil && now.Sub(e.lastUsed) >= m.opts.IdleTimeout
+					if idle || !e.usable(now) { // a provisioned one is replaced
 						victims = append(victims, e)
 						p.total--
 					} else {
@@ -520,6 +534,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.closed = true
 	m.mu.Unlock()
 	close(m.stop)
+	m.prov.cancel() // provisioned inits in flight give up
 	m.wg.Wait()
 
 	tick := time.NewTicker(20 * time.Millisecond)

@@ -13,7 +13,8 @@ import (
 	"gust/internal/config"
 )
 
-// Credentials is the key pair clients sign requests with. When none is
+// Credentials is the admin key pair: it signs as the account root, which
+// may do everything, including managing IAM users and roles. When none is
 // configured, a pair is generated on first start and kept in
 // <data>/credentials (mode 0600) as JSON.
 type Credentials struct {
@@ -24,13 +25,6 @@ type Credentials struct {
 // CredentialsFile is the name of the generated credentials file in the
 // data dir.
 const CredentialsFile = "credentials"
-
-func (c Credentials) lookup(accessKeyID string) (string, bool) {
-	if accessKeyID != c.AccessKeyID {
-		return "", false
-	}
-	return c.SecretAccessKey, true
-}
 
 func loadCredentials(cfg config.Server) (Credentials, error) {
 	if cfg.AccessKeyID != "" {

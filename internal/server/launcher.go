@@ -3,10 +3,14 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"gust/internal/codecache"
 	"gust/internal/envpool"
+	"gust/internal/iam"
 	"gust/internal/lambda"
 	"gust/internal/logs"
 	"gust/internal/runtimes"
@@ -15,12 +19,40 @@ import (
 
 // launcher prepares an environment's code and command: it unpacks the
 // function's zip (once per node) and asks the runtime table how to start
-// the runtime.
+// the runtime. Each environment also gets session credentials of its
+// function's execution role and Gust's endpoint, as Lambda gives every
+// environment its role's credentials, so the AWS SDK inside a function
+// calls Gust with exactly the role's rights.
 type launcher struct {
 	store    *store.Store
 	code     *codecache.Cache
 	runtimes *runtimes.Table
+	iam      *iam.Store
+	// endpoint is the URL functions reach Gust's API at, set once the
+	// listener is up (environments started before have none).
+	endpoint atomic.Pointer[string]
 }
+
+// setEndpoint records the API's address as functions reach it: a
+// wildcard listen address becomes loopback, which every sandbox routes to
+// the host.
+func (l *launcher) setEndpoint(addr net.Addr) {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+	l.endpoint.Store(&url)
+}
+
+// sessionTTL is how long an environment's role credentials last. The
+// pool retires an environment before they expire (envpool.LaunchSpec's
+// Expires), so a running function never holds stale ones.
+const sessionTTL = 6 * time.Hour
 
 var _ envpool.Launcher = (*launcher)(nil)
 
@@ -35,7 +67,39 @@ func (l *launcher) Prepare(ctx context.Context, fn *lambda.Function) (envpool.La
 	if err != nil {
 		return envpool.LaunchSpec{}, err
 	}
-	return envpool.LaunchSpec{Argv: argv, Dir: dir, RuntimeDir: l.runtimes.RuntimeDir(), Env: l.runtimes.Env(fn.Runtime)}, nil
+	spec := envpool.LaunchSpec{Argv: argv, Dir: dir, RuntimeDir: l.runtimes.RuntimeDir(), Env: l.runtimes.Env(fn.Runtime)}
+	if err := l.addCredentials(&spec, fn); err != nil {
+		return envpool.LaunchSpec{}, err
+	}
+	return spec, nil
+}
+
+// addCredentials gives the environment its role's session credentials and
+// the endpoint variables the AWS SDKs read (AWS_ENDPOINT_URL_<SERVICE>).
+// A function whose role no longer exists starts without credentials, as a
+// Lambda function whose role was deleted cannot assume it.
+func (l *launcher) addCredentials(spec *envpool.LaunchSpec, fn *lambda.Function) error {
+	if l.iam == nil {
+		return nil
+	}
+	if url := l.endpoint.Load(); url != nil {
+		spec.Env = append(spec.Env, "AWS_ENDPOINT_URL_LAMBDA="+*url, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS="+*url)
+	}
+	session := fn.Name
+	if len(session) < 2 { // IAM session names are 2 to 64 characters
+		session += "_"
+	}
+	creds, err := l.iam.IssueSession(fn.Role, session, sessionTTL)
+	if err != nil {
+		return nil //nolint:nilerr // no role, no credentials; the function still runs
+	}
+	spec.Env = append(spec.Env,
+		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
+		"AWS_SESSION_TOKEN="+creds.SessionToken,
+	)
+	spec.Expires = creds.Expiration
+	return nil
 }
 
 // logWriter adapts the log store to the pool's line-by-line writer.

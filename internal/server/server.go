@@ -3,8 +3,9 @@
 // reverse.
 //
 // Start order: data dir and credentials, embedded NATS (or the external
-// cluster), the function store, the log store, the runtime table and code
-// cache, the environment pool, the invoke service, then the HTTP listener.
+// cluster), the function store, the IAM store (users, roles, keys), the
+// log store, the runtime table and code cache, the environment pool, the
+// invoke service, then the HTTP listener.
 // Shutdown stops the listener first (draining in-flight requests, and so
 // in-flight invocations), then every environment, then the stores.
 package server
@@ -28,6 +29,7 @@ import (
 	"gust/internal/codecache"
 	"gust/internal/config"
 	"gust/internal/envpool"
+	"gust/internal/iam"
 	"gust/internal/invoke"
 	"gust/internal/lambda"
 	"gust/internal/logs"
@@ -48,6 +50,8 @@ type Server struct {
 	http     *http.Server
 	nats     *natsd.Conn
 	store    *store.Store
+	iam      *iam.Store
+	launcher *launcher
 	logs     *logs.Store
 	pool     *envpool.Manager
 	invoker  *invoke.Service
@@ -95,6 +99,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.store, err = store.Open(ctx, s.nats.JS, store.Options{Logger: s.logger}); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
+	if s.iam, err = iam.Open(ctx, s.nats.JS, iam.Options{
+		Account: cfg.AccountID,
+		Admin:   iam.AccessKey{ID: s.creds.AccessKeyID, Secret: s.creds.SecretAccessKey},
+		Logger:  s.logger,
+	}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
 	if s.logs, err = logs.Open(logs.Options{Dir: filepath.Join(cfg.DataDir, "logs"), MaxBytesPerGroup: cfg.LogRetentionBytes,
 		Region: cfg.Region, Account: cfg.AccountID, Logger: s.logger}); err != nil {
 		return fmt.Errorf("start server: %w", err)
@@ -107,9 +118,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
+	s.launcher = &launcher{store: s.store, code: code, runtimes: table, iam: s.iam}
 	s.pool = envpool.New(envpool.Options{
 		Identity:       id,
-		Launcher:       &launcher{store: s.store, code: code, runtimes: table},
+		Launcher:       s.launcher,
 		Logs:           logWriter{s.logs},
 		Logger:         s.logger,
 		MaxConcurrency: cfg.MaxConcurrency,
@@ -146,26 +158,28 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.stopWatch = stopWatch
 	if err := s.store.Watch(watchCtx, func(name string) {
 		s.invoker.Forget(name)
-		keep := "" // deleted, or unreadable: stop them all
-		fn, err := s.store.GetFunction(watchCtx, name, lambda.LatestVersion)
-		if err == nil {
-			keep = fn.RevisionID
-		} else if errors.Is(err, store.ErrNotFound) {
+		live, err := s.store.LiveRevisions(watchCtx, name)
+		if err == nil && len(live) == 0 {
 			// Lambda discards the queued events of a deleted function.
 			if err := s.queue.Forget(watchCtx, name); err != nil {
 				s.logger.Warn("drop async queue of deleted function", "function", name, "err", err)
 			}
 		}
-		s.pool.Invalidate(name, keep)
+		if len(live) == 0 { // deleted, or unreadable: stop them all
+			live = nil
+		}
+		s.pool.Invalidate(name, live)
 		// Reserved concurrency, set or cleared here or on another node.
 		if n, ok, err := s.store.GetConcurrency(watchCtx, name); err == nil && ok {
 			s.pool.SetReserved(name, n)
 		} else if err == nil || errors.Is(err, store.ErrNotFound) {
 			s.pool.ClearReserved(name)
 		}
+		s.applyProvisioned(watchCtx, name)
 	}); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
+	s.applyAllProvisioned(ctx) // after the watch, so no change falls between
 
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
@@ -175,7 +189,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Invoker:        s.invoker,
 		Async:          s.queue,
 		Environments:   s.pool,
-		Verifier:       &sigv4.Verifier{Secret: s.creds.lookup},
+		Verifier:       &sigv4.Verifier{Secret: s.secret},
+		IAM:            s.iam,
 		Logs:           s.logs.Handler(),
 		Ready:          s.ready.Load,
 		Logger:         s.logger,
@@ -185,6 +200,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("start server: listen: %w", err)
 	}
+	s.launcher.setEndpoint(s.listener.Addr())
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -214,6 +230,16 @@ func (s *Server) Endpoint() string {
 func (s *Server) Credentials() (accessKeyID, secretAccessKey string) {
 	return s.creds.AccessKeyID, s.creds.SecretAccessKey
 }
+
+// secret is the Verifier's key table: the admin key, IAM users' keys and
+// role sessions, all answered from the IAM store's memory.
+func (s *Server) secret(accessKeyID, sessionToken string) (string, bool) {
+	_, secret, ok := s.iam.Resolve(accessKeyID, sessionToken)
+	return secret, ok
+}
+
+// IAM exposes users, roles and credentials, for tests.
+func (s *Server) IAM() *iam.Store { return s.iam }
 
 // Region is the region in every ARN and signature scope.
 func (s *Server) Region() string { return s.cfg.Region }
@@ -254,6 +280,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		if s.logs != nil {
 			errs = append(errs, s.logs.Close())
+		}
+		if s.iam != nil {
+			s.iam.Close()
 		}
 		if s.store != nil {
 			errs = append(errs, s.store.Close())

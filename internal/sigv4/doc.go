@@ -8,7 +8,11 @@
 // string, the canonical form of exactly the headers the client listed in
 // SignedHeaders, and the payload hash. It does not decide which service or
 // region a request may use: Verify returns the credential scope as a
-// Principal and the caller checks it.
+// Principal and the caller checks it. Temporary credentials are the
+// caller's business too: the session token (the X-Amz-Security-Token
+// header, or the query parameter of that name in the presigned form) goes
+// to Secret along with the access key id, which decides whether the pair
+// is valid, and comes back in the Principal.
 //
 // The package starts no goroutines and keeps no state between calls; a
 // Verifier is safe for concurrent use as long as its Secret and Now funcs

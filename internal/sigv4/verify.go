@@ -15,16 +15,20 @@ import (
 
 // Verifier checks SigV4 signatures against a table of secret keys.
 type Verifier struct {
-	// Secret returns the secret key for an access key id, ok=false if unknown.
-	Secret func(accessKeyID string) (secret string, ok bool)
+	// Secret returns the secret key for an access key id and the session
+	// token the request carries ("" for long-term keys), ok=false if the
+	// pair is unknown, expired or invalid.
+	Secret func(accessKeyID, sessionToken string) (secret string, ok bool)
 	// MaxSkew is how far X-Amz-Date may be from Now, either way. 0 = 5 minutes.
 	MaxSkew time.Duration
 	// Now is the clock. nil = time.Now.
 	Now func() time.Time
 }
 
-// Principal is what a verified request proves.
-type Principal struct{ AccessKeyID, Region, Service string }
+// Principal is what a verified request proves: the access key, the
+// session token signed with it (temporary credentials only) and the
+// credential scope.
+type Principal struct{ AccessKeyID, SessionToken, Region, Service string }
 
 const (
 	amzDateFormat = "20060102T150405Z"
@@ -42,6 +46,7 @@ func (s scope) String() string { return s.date + "/" + s.region + "/" + s.servic
 // signed is what the client claims: who, when, over which headers, and the signature.
 type signed struct {
 	accessKeyID string
+	token       string // X-Amz-Security-Token; "" for long-term keys
 	scope       scope
 	headers     []string
 	signature   string
@@ -81,7 +86,7 @@ func (v *Verifier) identify(r *http.Request) (signed, string, error) {
 	if v.Secret == nil {
 		return s, "", lambda.KindUnrecognizedClient.Errorf("The security token included in the request is invalid.")
 	}
-	secret, ok := v.Secret(s.accessKeyID)
+	secret, ok := v.Secret(s.accessKeyID, s.token)
 	if !ok {
 		return s, "", lambda.KindUnrecognizedClient.Errorf("The security token included in the request is invalid.")
 	}
@@ -117,7 +122,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Principal, error) {
 	if want := signature(secret, s.amzDate, s.scope, canonical); !hmac.Equal([]byte(want), []byte(s.signature)) {
 		return Principal{}, invalid(msgMismatch)
 	}
-	return Principal{AccessKeyID: s.accessKeyID, Region: s.scope.region, Service: s.scope.service}, nil
+	return Principal{AccessKeyID: s.accessKeyID, SessionToken: s.token, Region: s.scope.region, Service: s.scope.service}, nil
 }
 
 // parseHeader reads "AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…".
@@ -149,6 +154,13 @@ func parseHeader(r *http.Request) (signed, error) {
 	if s.amzDate == "" {
 		return signed{}, invalid("Authorization header requires existence of the 'X-Amz-Date' header.")
 	}
+	tokens := r.Header.Values("X-Amz-Security-Token")
+	if len(tokens) > 1 {
+		return signed{}, invalid("Only one X-Amz-Security-Token header is allowed.")
+	}
+	if len(tokens) == 1 {
+		s.token = tokens[0]
+	}
 	s.expires = -1
 	return s, nil
 }
@@ -164,6 +176,7 @@ func parsePresigned(r *http.Request) (signed, error) {
 		return signed{}, err
 	}
 	s.presigned = true
+	s.token = q.Get("X-Amz-Security-Token")
 	if s.amzDate = q.Get("X-Amz-Date"); s.amzDate == "" {
 		return signed{}, invalid("Query-string authentication requires the X-Amz-Date parameter.")
 	}

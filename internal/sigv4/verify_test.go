@@ -24,14 +24,17 @@ import (
 const (
 	testKey    = "AKIDEXAMPLE"
 	testSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+	// rejectedToken is the one session token testVerifier refuses; every
+	// other token (and none) goes with testKey.
+	rejectedToken = "revoked-token"
 )
 
 var testNow = time.Date(2025, 1, 1, 0, 10, 0, 0, time.UTC)
 
 func testVerifier() *Verifier {
 	return &Verifier{
-		Secret: func(id string) (string, bool) {
-			if id == testKey {
+		Secret: func(id, token string) (string, bool) {
+			if id == testKey && token != rejectedToken {
 				return testSecret, true
 			}
 			return "", false
@@ -185,7 +188,7 @@ func TestVerifySDKSigned(t *testing.T) {
 			if res.err != nil {
 				t.Fatalf("Verify: %v", res.err)
 			}
-			want := Principal{AccessKeyID: testKey, Region: "us-east-1", Service: "lambda"}
+			want := Principal{AccessKeyID: testKey, SessionToken: c.SessionToken, Region: "us-east-1", Service: "lambda"}
 			if res.principal != want {
 				t.Errorf("principal = %+v, want %+v", res.principal, want)
 			}
@@ -527,6 +530,76 @@ func BenchmarkVerify(b *testing.B) {
 				if _, err := v.Verify(req, body); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// TestVerifySessionToken checks that the session token reaches Secret and
+// the Principal in both forms, and that a token Secret refuses makes the
+// request unrecognized rather than badly signed.
+func TestVerifySessionToken(t *testing.T) {
+	const token = "FwoGZXIvYXdz/session+token=="
+	var got []string // tokens Secret was asked about
+	v := testVerifier()
+	inner := v.Secret
+	v.Secret = func(id, tok string) (string, bool) {
+		got = append(got, tok)
+		return inner(id, tok)
+	}
+	withToken := func(tok string) aws.Credentials {
+		c := creds()
+		c.SessionToken = tok
+		return c
+	}
+	presigned := func(t *testing.T, tok string) *http.Request {
+		t.Helper()
+		req := httptest.NewRequest("GET", "http://gust.test/2015-03-31/functions/", nil)
+		u, _, err := v4.NewSigner().PresignHTTP(context.Background(), withToken(tok), req, hashHex(nil), "lambda", "us-east-1", testNow)
+		if err != nil {
+			t.Fatalf("presign: %v", err)
+		}
+		return httptest.NewRequest("GET", u, nil)
+	}
+	tests := []struct {
+		name     string
+		req      func(t *testing.T) *http.Request
+		wantKind string // "" = verified
+	}{
+		{name: "header", req: func(t *testing.T) *http.Request {
+			return signedRequest(t, "GET", "http://gust.test/", nil, nil, withToken(token), testNow)
+		}},
+		{name: "presigned", req: func(t *testing.T) *http.Request { return presigned(t, token) }},
+		{name: "header, refused token", wantKind: lambda.KindUnrecognizedClient.Code, req: func(t *testing.T) *http.Request {
+			return signedRequest(t, "GET", "http://gust.test/", nil, nil, withToken(rejectedToken), testNow)
+		}},
+		{name: "presigned, refused token", wantKind: lambda.KindUnrecognizedClient.Code, req: func(t *testing.T) *http.Request {
+			return presigned(t, rejectedToken)
+		}},
+		{name: "two token headers", wantKind: lambda.KindInvalidSignature.Code, req: func(t *testing.T) *http.Request {
+			r := signedRequest(t, "GET", "http://gust.test/", nil, nil, withToken(token), testNow)
+			r.Header.Add("X-Amz-Security-Token", token)
+			return r
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got = nil
+			p, err := v.Verify(tt.req(t), nil)
+			if tt.wantKind != "" {
+				if kindOf(err) != tt.wantKind {
+					t.Fatalf("Verify = %+v, %v; want %s", p, err, tt.wantKind)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if p.SessionToken != token {
+				t.Errorf("Principal.SessionToken = %q, want %q", p.SessionToken, token)
+			}
+			if len(got) != 1 || got[0] != token {
+				t.Errorf("Secret saw tokens %q, want [%q]", got, token)
 			}
 		})
 	}
