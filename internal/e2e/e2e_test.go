@@ -83,6 +83,9 @@ func TestScripts(t *testing.T) {
 			case "awsv2":
 				_, err := os.Stat("/usr/bin/aws")
 				return err == nil, nil
+			case "boto3":
+				// Debian's python3-boto3, which .ci/run installs.
+				return exec.Command("/usr/bin/python3", "-c", "import boto3").Run() == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -72,7 +73,7 @@ func TestAsyncInvokeRejectsBadRequests(t *testing.T) {
 		InvocationType: types.InvocationTypeEvent, Payload: []byte(big)})
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "RequestEntityTooLargeException" ||
-		apiErr.ErrorMessage() != "Request must be smaller than 1048576 bytes for the InvokeFunction operation" {
+		apiErr.ErrorMessage() != fmt.Sprintf("%d byte payload is too large for the Event invocation type (limit 1048576 bytes)", len(big)) {
 		t.Errorf("async invoke over 1 MB: %v, want RequestEntityTooLargeException with AWS's message", err)
 	}
 
