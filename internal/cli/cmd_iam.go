@@ -501,4 +501,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
