@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"gust/internal/natsd"
+
 	"gust/internal/iam/policy"
 )
 
@@ -85,7 +87,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	kv, err := bindKeyValue(ctx, js, jetstream.KeyValueConfig{
+	kv, err := natsd.BindKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      opts.Prefix + "_iam",
 		Description: "Gust users, roles and access keys",
 		History:     1,
@@ -347,23 +349,3 @@ func parsePolicy(doc []byte) (*policy.Document, error) {
 // maxPolicyBytes bounds one inline policy document, as IAM bounds a
 // role's inline policies (10,240 characters).
 const maxPolicyBytes = 10240
-
-// bindKeyValue binds to cfg.Bucket or creates it; losing a creation race
-// to another node is fine.
-func bindKeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
-	if err == nil {
-		return kv, nil
-	}
-	if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("bind bucket %s: %w", cfg.Bucket, err)
-	}
-	kv, err = js.CreateKeyValue(ctx, cfg)
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = js.KeyValue(ctx, cfg.Bucket)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create bucket %s: %w", cfg.Bucket, err)
-	}
-	return kv, nil
-}

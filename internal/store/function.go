@@ -248,7 +248,9 @@ func (s *Store) DeleteFunction(ctx context.Context, name string) error {
 // scan returns the current entries of every key matching filter, skipping
 // deleted keys. It reads them all in one ordered-consumer pass.
 func (s *Store) scan(ctx context.Context, filter string) ([]jetstream.KeyValueEntry, error) {
-	w, err := s.kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
+	// Not ctx itself: a context that ends while the client sets the watch
+	// up leaves a watcher it never closes; ctx is honoured below instead.
+	w, err := s.kv.Watch(context.WithoutCancel(ctx), filter, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, err
 	}
@@ -271,10 +273,23 @@ func (s *Store) scan(ctx context.Context, filter string) ([]jetstream.KeyValueEn
 }
 
 // stopWatcher unsubscribes w and drains its channel, which the client closes
-// once its delivery goroutine has finished, so no send is left blocked.
+// once its delivery goroutine has finished, so no send is left blocked. The
+// drain is bounded: the client closes the channel from the subscription's
+// closed handler, which it installs only after subscribing, so a watcher
+// whose context ended during its creation is never closed at all.
 func stopWatcher(w jetstream.KeyWatcher) {
 	_ = w.Stop()
-	for range w.Updates() {
+	limit := time.NewTimer(time.Second)
+	defer limit.Stop()
+	for {
+		select {
+		case _, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+		case <-limit.C:
+			return
+		}
 	}
 }
 

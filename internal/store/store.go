@@ -20,6 +20,10 @@
 //	                       for the function and $LATEST), if any
 //	fn.<name>.pc.<q>       provisioned-concurrency config of version or
 //	                       alias q, if set
+//	fn.<name>.url.<q>      function URL config of the function ("=LATEST")
+//	                       or of alias q
+//	url.<id>               function URL index: url id → function and
+//	                       qualifier
 //
 // Tags live on the $LATEST record; versions carry none. Settings of a
 // qualifier (fn.<name>.*.<q>) go with its version or alias.
@@ -45,6 +49,8 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"gust/internal/natsd"
 )
 
 // Errors callers map to Lambda wire errors themselves.
@@ -96,7 +102,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts Options) (*Store, er
 		log = slog.New(slog.DiscardHandler)
 	}
 
-	kv, err := bindKeyValue(ctx, js, jetstream.KeyValueConfig{
+	kv, err := natsd.BindKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      opts.Prefix + "_functions",
 		Description: "Gust function versions",
 		History:     1,
@@ -137,27 +143,7 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// bindKeyValue binds to cfg.Bucket or creates it; losing a creation race to
-// another node is fine.
-func bindKeyValue(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
-	if err == nil {
-		return kv, nil
-	}
-	if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("bind bucket %s: %w", cfg.Bucket, err)
-	}
-	kv, err = js.CreateKeyValue(ctx, cfg)
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = js.KeyValue(ctx, cfg.Bucket)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("create bucket %s: %w", cfg.Bucket, err)
-	}
-	return kv, nil
-}
-
-// bindObjectStore is bindKeyValue for the object store.
+// bindObjectStore is natsd.BindKeyValue for the object store.
 func bindObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
 	obj, err := js.ObjectStore(ctx, cfg.Bucket)
 	if err == nil {
