@@ -96,6 +96,10 @@ func (a *API) actionAndResource(r *http.Request, body []byte, service, op string
 	if service == "logs" {
 		return a.logsActionAndResource(r, body)
 	}
+	if service == "events" {
+		_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+		return "events:" + op, "*", "", ""
+	}
 	if strings.HasPrefix(op, "Gust") {
 		return "gust:" + strings.TrimPrefix(op, "Gust"), "*", "", ""
 	}

@@ -75,6 +75,7 @@ func TestScripts(t *testing.T) {
 			"envprocs":    envProcs,
 			"waitgrep":    waitGrep,
 			"waitcmd":     waitCmd,
+			"holdconns":   holdConns,
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
