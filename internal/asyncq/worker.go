@@ -159,6 +159,7 @@ func (w *worker) handle(m jetstream.Msg) {
 		Payload:      ev.Payload,
 		RequestID:    ev.RequestID,
 		TraceID:      invoke.WithLineage(ev.TraceID, ev.Hops+1),
+		Enqueued:     ev.Enqueued,
 	})
 	stopBeat()
 
@@ -167,14 +168,14 @@ func (w *worker) handle(m jetstream.Msg) {
 	case err == nil && resp.FunctionError == "":
 		ev.Invokes++
 		q.count(ev.Function, func(c *Counters) { c.Succeeded++ })
-		q.succeed(ctx, ev, cfg, resp)
+		q.succeed(ctx, ranUnder(ev, resp), cfg, resp)
 		_ = m.Ack()
 	case err == nil:
 		ev.Invokes++
 		ev.Attempts++
 		q.count(ev.Function, func(c *Counters) { c.FunctionErrors++ })
 		if ev.Attempts > cfg.Retries() {
-			q.fail(ctx, ev, cfg, conditionRetriesExhausted, resp)
+			q.fail(ctx, ranUnder(ev, resp), cfg, conditionRetriesExhausted, resp)
 			_ = m.Ack()
 			return
 		}
@@ -206,6 +207,18 @@ func (w *worker) handle(m jetstream.Msg) {
 		}
 		_ = m.NakWithDelay(delay)
 	}
+}
+
+// ranUnder is ev as its destinations see it: with the trace header its
+// last attempt ran under, so a destination's invocation links to that
+// attempt. Retries keep the event's own header.
+func ranUnder(ev *event, resp *invoke.Response) *event {
+	if resp == nil || resp.TraceID == "" {
+		return ev
+	}
+	c := *ev
+	c.TraceID = resp.TraceID
+	return &c
 }
 
 // backoff is the delay after the message's n-th delivery ended in a

@@ -37,6 +37,7 @@ The first Ctrl-C (SIGINT or SIGTERM) drains in-flight invocations for up to
 30 s; a second one exits at once.`,
 		Example: `  gust server
   gust server --listen 0.0.0.0:9001 --data /var/lib/gust
+  gust server --metrics-listen 127.0.0.1:9464   # Prometheus scrapes http://127.0.0.1:9464/metrics
   GUST_ACCESS_KEY_ID=AKIDGUST GUST_SECRET_ACCESS_KEY=secret gust server --log-level debug`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,12 +55,15 @@ The first Ctrl-C (SIGINT or SIGTERM) drains in-flight invocations for up to
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address the Lambda API listens on")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "address serving Prometheus metrics at /metrics without authentication (default: off; the API serves them signed at /_gust/v1/metrics)")
+	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", cfg.OTLPEndpoint, "OTLP/HTTP collector URL receiving one OpenTelemetry trace per invocation, e.g. http://127.0.0.1:4318 (default: off)")
 	f.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "12-digit account id used in every ARN")
 	f.IntVar(&cfg.MaxConcurrency, "max-concurrency", cfg.MaxConcurrency, "most invocations running at once, across all functions")
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", cfg.IdleTimeout, "how long an idle execution environment is kept warm")
 	f.DurationVar(&cfg.InitTimeout, "init-timeout", cfg.InitTimeout, "longest a runtime's init may take before it is retried inside the invocation, as Lambda does")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGINT/SIGTERM, how long in-flight invocations may finish before every environment is killed")
 	f.Int64Var(&cfg.LogRetentionBytes, "log-bytes", cfg.LogRetentionBytes, "log bytes kept per function (log group); the oldest go first")
+	f.Int64Var(&cfg.LogBytesTotal, "log-bytes-total", cfg.LogBytesTotal, "log bytes kept for all functions together; the oldest logs of the largest log groups go first")
 	f.DurationVar(&cfg.AsyncRetryBase, "async-retry-base", cfg.AsyncRetryBase, "delay unit between retries of a failed async event: retry n waits n times this (Lambda's schedule is 1m)")
 	f.DurationVar(&cfg.AsyncThrottleBase, "async-throttle-base", cfg.AsyncThrottleBase, "first delay before an async event that was throttled or hit a platform fault is tried again; doubles up to 5m")
 	f.DurationVar(&cfg.AsyncAckWait, "async-ack-wait", cfg.AsyncAckWait, "how long an async event may go without a sign of life from the node running it before it is delivered again (at least 1s)")

@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +22,15 @@ type Server struct {
 	DataDir string
 	// Listen is the API address. Default 127.0.0.1:9001.
 	Listen string
+	// MetricsListen, when set, is a second address serving Prometheus
+	// metrics at GET /metrics without authentication, for scrapers that
+	// cannot sign requests. The API port always serves them, signed, at
+	// GET /_gust/v1/metrics. Default "" (off).
+	MetricsListen string
+	// OTLPEndpoint, when set, is the base URL of an OTLP/HTTP collector
+	// (e.g. http://127.0.0.1:4318) that receives one trace per invocation,
+	// its trace id the X-Ray root's. Default "" (off: no tracer is built).
+	OTLPEndpoint string
 	// Region and AccountID are used in every ARN. Defaults us-east-1 and
 	// 000000000000.
 	Region    string
@@ -48,6 +58,9 @@ type Server struct {
 	ShutdownTimeout time.Duration
 	// LogRetentionBytes bounds the on-disk logs kept per function. Default 16 MiB.
 	LogRetentionBytes int64
+	// LogBytesTotal bounds the on-disk logs of all functions together; past
+	// it the oldest logs of the largest log groups go first. Default 1 GiB.
+	LogBytesTotal int64
 	// AsyncRetryBase is the delay unit between retries of a failed async
 	// event: retry n waits n×AsyncRetryBase. Default 1m, Lambda's
 	// schedule; tests shorten it.
@@ -67,6 +80,15 @@ type Server struct {
 	// managed runtimes. Default: resolved once from PATH.
 	NodePath   string
 	PythonPath string
+
+	// EventsClock is a TEST HOOK, never set from flags or the environment:
+	// it replaces the wall clock of the EventBridge scheduler and event
+	// times, so tests advance schedules instead of waiting minutes. Its
+	// methods are those of eventbus.Clock. Default nil: the wall clock.
+	EventsClock interface {
+		Now() time.Time
+		Timer(deadline time.Time) (<-chan time.Time, func())
+	}
 }
 
 // Defaults returns a Server config with every default applied and the
@@ -85,6 +107,7 @@ func Defaults() Server {
 		Sandbox:           DefaultSandbox(),
 		ShutdownTimeout:   30 * time.Second,
 		LogRetentionBytes: 16 << 20,
+		LogBytesTotal:     1 << 30,
 		AsyncRetryBase:    time.Minute,
 		AsyncThrottleBase: time.Second,
 		AsyncAckWait:      30 * time.Second,
@@ -131,6 +154,9 @@ func (c *Server) Validate() error {
 	if c.LogRetentionBytes < 8<<10 {
 		return fmt.Errorf("config: log bytes per function must be at least 8 KiB, got %d", c.LogRetentionBytes)
 	}
+	if c.LogBytesTotal < 8<<10 {
+		return fmt.Errorf("config: log bytes in total must be at least 8 KiB, got %d", c.LogBytesTotal)
+	}
 	switch c.Sandbox {
 	case "process":
 	case "linux":
@@ -148,6 +174,16 @@ func (c *Server) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("config: listen address %q: %w", c.Listen, err)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("config: metrics listen address %q: %w", c.MetricsListen, err)
+		}
+	}
+	if c.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("config: otlp endpoint %q: want an http:// or https:// URL", c.OTLPEndpoint)
+		}
 	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
 		return fmt.Errorf("config: set both GUST_ACCESS_KEY_ID and GUST_SECRET_ACCESS_KEY, or neither")

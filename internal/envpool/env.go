@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"gust/internal/lambda"
 	"gust/internal/runtimeapi"
 	"gust/internal/sandbox"
+	"gust/internal/tracing"
 )
 
 // Env is one execution environment: a runtime process tree, its private
@@ -45,6 +47,10 @@ type Env struct {
 	// retireAt, when set, is when the environment stops taking
 	// invocations, ahead of LaunchSpec.Expires (see retireTime).
 	retireAt time.Time
+	// initType and observers are for the Invocation each REPORT line
+	// makes (observer.go).
+	initType  string
+	observers []Observer
 }
 
 // credentialMargin is how long before LaunchSpec.Expires an environment
@@ -90,7 +96,7 @@ func newStreamName(version string, now time.Time) string {
 func (m *Manager) launch(p *pool, spec LaunchSpec, initType string) (*Env, error) {
 	fn := p.fn
 	e := &Env{fn: fn, pool: p, stream: newStreamName(fn.Version, time.Now()), cold: true,
-		retireAt: retireTime(spec.Expires, time.Now())}
+		retireAt: retireTime(spec.Expires, time.Now()), initType: initType, observers: m.opts.Observers}
 	e.rapi = runtimeapi.New(runtimeapi.Options{Logger: m.logger})
 	env := lambdaEnv(fn, m.opts.Identity, e.stream, spec, initType)
 	// The sandbox makes the Runtime API listener where only this env's
@@ -107,7 +113,7 @@ func (m *Manager) launch(p *pool, spec LaunchSpec, initType string) (*Env, error
 		return nil, err
 	}
 	e.proc = proc
-	e.out = newOutput(proc.Output, m.opts.Logs, fn.Logging.LogGroup, e.stream)
+	e.out = newFunctionOutput(proc.Output, m.opts.Logs, fn.Logging, e.stream)
 	e.out.beginTail() // init output, reported if init fails
 	go e.out.run()
 	exited, cancel := context.WithCancelCause(context.Background())
@@ -222,11 +228,15 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 	e.out.beginTail()
 	// START is written when the runtime takes the event, so an event that
 	// never reaches this runtime leaves no START behind in its stream.
-	var started atomic.Bool
+	var (
+		startOnce sync.Once
+		startedAt time.Time // set once START is written; read after start() returns
+	)
 	start := func() {
-		if !started.Swap(true) {
+		startOnce.Do(func() {
+			startedAt = time.Now()
 			e.out.platform("START RequestId: " + inv.RequestID + " Version: " + version)
-		}
+		})
 	}
 	inv.OnDeliver = start
 
@@ -286,8 +296,19 @@ func (e *Env) Invoke(ctx context.Context, inv runtimeapi.Invocation, version str
 		e.cold = false
 	}
 	e.out.platform("END RequestId: " + inv.RequestID)
-	e.out.platform(reportLine(inv.RequestID, fn.MemorySize, o))
+	billed := billedMs(o.Duration, o.InitDuration)
+	e.out.platform(formatReport(inv.RequestID, fn.MemorySize, o, billed))
+	if line := tracing.XRayLine(inv.TraceID, fn.TracingMode == "Active"); line != "" {
+		e.out.platform(line) // Lambda's line for a traced (Active, sampled) invocation
+	}
 	o.Log = e.out.endTail()
+	observeInvoked(e.observers, Invocation{
+		Function: fn.Name, Version: version, RequestID: inv.RequestID,
+		Start: startedAt, Duration: o.Duration, InitDuration: o.InitDuration, BilledMs: billed,
+		MemoryMB: fn.MemorySize, MaxMemoryMB: max(o.MaxMemoryMB, 1),
+		ErrorType: o.ErrorType, FunctionError: o.FunctionError(),
+		Architecture: architecture(fn), InitType: e.initType,
+	})
 	return o
 }
 
@@ -304,9 +325,13 @@ func (e *Env) timedOut(requestID string, timeout time.Duration) []byte {
 // reportLine renders Lambda's REPORT line; billed duration is rounded up
 // to the millisecond and includes init on cold starts.
 func reportLine(requestID string, memoryMB int, o Outcome) string {
+	return formatReport(requestID, memoryMB, o, billedMs(o.Duration, o.InitDuration))
+}
+
+// formatReport renders the REPORT line with billed as Billed Duration.
+func formatReport(requestID string, memoryMB int, o Outcome, billed int64) string {
 	dur := float64(o.Duration.Microseconds()) / 1000
 	initMs := float64(o.InitDuration.Microseconds()) / 1000
-	billed := int64(ceilMs(dur + initMs))
 	s := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
 		requestID, dur, billed, memoryMB, max(o.MaxMemoryMB, 1))
 	if o.InitDuration > 0 {

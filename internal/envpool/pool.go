@@ -43,6 +43,9 @@ type Options struct {
 	IdleTimeout    time.Duration // idle environments are stopped after this
 	InitTimeout    time.Duration // 0 = lambda.InitTimeoutSeconds
 	Sandbox        string        // sandbox.Kind: "process" (also "") or "linux"
+	// Observers learn of every REPORT line and every throttle, on the
+	// invoking goroutine (observer.go). Default none.
+	Observers []Observer
 }
 
 // Manager owns every pool of environments. It starts one reaper goroutine
@@ -146,6 +149,7 @@ func (m *Manager) Acquire(ctx context.Context, fn *lambda.Function, requestID st
 		}
 		if err := m.admit(key.name); err != nil {
 			m.mu.Unlock()
+			m.observeThrottled(key.name, err)
 			return nil, err
 		}
 		p = m.pools[key]
@@ -326,7 +330,7 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 	memMB := e.proc.SampleMemory() >> 20 // before the tree is gone
 	m.forget(e)
 	e.out.settle(50 * time.Millisecond)
-	logInitFailure(e.out, p.fn, requestID, phase, fail, memMB)
+	logInitFailure(e.out, p.fn, requestID, phase, fail, memMB, start, m.opts.Observers)
 	return nil, fail
 }
 
@@ -345,17 +349,18 @@ func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds())
 func (m *Manager) entrypointFailure(p *pool, requestID, text string) *InitFailure {
 	const t = "Runtime.InvalidEntrypoint"
 	fail := &InitFailure{ErrorType: t, Payload: runtimeapi.PlatformError(t, requestID, text)}
-	out := newOutput(nil, m.opts.Logs, p.fn.Logging.LogGroup, newStreamName(p.fn.Version, time.Now()))
+	out := newFunctionOutput(nil, m.opts.Logs, p.fn.Logging, newStreamName(p.fn.Version, time.Now()))
 	out.beginTail()
 	out.platform("RequestId: " + requestID + " Error: " + text)
-	logInitFailure(out, p.fn, requestID, "init", fail, 0)
+	logInitFailure(out, p.fn, requestID, "init", fail, 0, time.Now(), m.opts.Observers)
 	return fail
 }
 
 // logInitFailure writes the platform lines of a failed init (INIT_REPORT,
-// START, END, REPORT) and sets fail.Log to the tail. phase is "init", or
-// "invoke" for an init retried inside the invocation.
-func logInitFailure(out *output, fn *lambda.Function, requestID, phase string, fail *InitFailure, memMB int64) {
+// START, END, REPORT), tells observers of the REPORT and sets fail.Log to
+// the tail. phase is "init", or "invoke" for an init retried inside the
+// invocation; began is when the failed init began.
+func logInitFailure(out *output, fn *lambda.Function, requestID, phase string, fail *InitFailure, memMB int64, began time.Time, observers []Observer) {
 	status := "error\tError Type: " + fail.ErrorType
 	if fail.ErrorType == "Sandbox.Timedout" {
 		status = "timeout"
@@ -364,9 +369,18 @@ func logInitFailure(out *output, fn *lambda.Function, requestID, phase string, f
 	out.platform(fmt.Sprintf("INIT_REPORT Init Duration: %.2f ms\tPhase: %s\tStatus: %s", initMs, phase, status))
 	out.platform("START RequestId: " + requestID + " Version: " + fn.Version)
 	out.platform("END RequestId: " + requestID)
+	// The REPORT's Duration is the failed init's: it is all there is to bill.
+	billed := billedMs(fail.Duration, 0)
 	out.platform(fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\tStatus: %s",
-		requestID, initMs, int64(ceilMs(initMs)), fn.MemorySize, max(memMB, 1), status))
+		requestID, initMs, billed, fn.MemorySize, max(memMB, 1), status))
 	fail.Log = out.endTail()
+	observeInvoked(observers, Invocation{
+		Function: fn.Name, Version: fn.Version, RequestID: requestID,
+		Start: began, Duration: fail.Duration, InitDuration: fail.Duration, BilledMs: billed,
+		MemoryMB: fn.MemorySize, MaxMemoryMB: max(memMB, 1),
+		ErrorType: fail.ErrorType, FunctionError: true,
+		Architecture: architecture(fn), InitType: initOnDemand,
+	})
 }
 
 var errInitTimeout = errors.New("init timed out")

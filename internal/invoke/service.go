@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -16,6 +17,7 @@ import (
 	"gust/internal/lambda"
 	"gust/internal/runtimeapi"
 	"gust/internal/store"
+	"gust/internal/tracing"
 )
 
 // Functions reads stored function versions.
@@ -74,6 +76,10 @@ type Request struct {
 	TraceID       string
 	TenantID      string
 	RequestID     string // "" = a new one
+	// Enqueued is when an Event invocation run from the queue was first
+	// accepted (its trace's queue-wait span starts there); zero for a
+	// direct call.
+	Enqueued time.Time
 }
 
 // Response is the answer to a Request.
@@ -84,6 +90,9 @@ type Response struct {
 	FunctionError   string // "Unhandled" when the function failed
 	ExecutedVersion string
 	LogResult       string // base64 of the log tail, with LogType Tail
+	// TraceID is the X-Ray header the runtime got, whose Parent is this
+	// invocation's segment: what a destination it causes links to.
+	TraceID string
 }
 
 // Service runs invocations.
@@ -92,6 +101,7 @@ type Service struct {
 	fns    Functions
 	pool   Pool
 	queue  Queue
+	tracer *tracing.Tracer // nil: no OpenTelemetry export
 	logger *slog.Logger
 
 	mu      sync.RWMutex
@@ -112,6 +122,10 @@ func New(id lambda.Identity, fns Functions, pool Pool, logger *slog.Logger) *Ser
 // UseQueue makes Event invocations go to q. Until it is called they are
 // refused with ServiceException. Call it before serving requests.
 func (s *Service) UseQueue(q Queue) { s.queue = q }
+
+// UseTracer exports a trace of every invocation through t. Call it before
+// serving requests; without it nothing is recorded.
+func (s *Service) UseTracer(t *tracing.Tracer) { s.tracer = t }
 
 // Forget drops a function's cached configuration; call it whenever the
 // function changes.
@@ -258,25 +272,36 @@ func (s *Service) Invoke(ctx context.Context, req Request) (*Response, error) {
 		return s.enqueue(ctx, fn, req, invoked, requestID, payload)
 	}
 
-	resp := &Response{StatusCode: http.StatusOK, RequestID: requestID, ExecutedVersion: fn.Version}
+	header, caller := tracing.ForInvocation(req.TraceID, fn.TracingMode == tracingActive, tracing.NewSpanID())
+	resp := &Response{StatusCode: http.StatusOK, RequestID: requestID, ExecutedVersion: fn.Version, TraceID: header.String()}
 	inv := runtimeapi.Invocation{
 		RequestID:          requestID,
 		Payload:            payload,
 		InvokedFunctionARN: invoked,
 		ClientContext:      clientContext,
-		TraceID:            req.TraceID,
+		TraceID:            resp.TraceID,
 		TenantID:           req.TenantID,
 	}
-	var out envpool.Outcome
+	span := s.startTrace(ctx, fn, req, invoked, requestID, header, caller)
+	var (
+		out       envpool.Outcome
+		coldStart bool
+		errType   string // for the trace: function or platform error
+	)
+	defer func() { span.End(coldStart, errType) }()
 	// An event the runtime never took (its process exited first) is run
 	// again on another environment; the function saw it at most once.
 	for range maxDeliveryAttempts {
 		// A cold start, like the invocation, outlives the caller's
 		// connection; the init timeout bounds it.
+		acquireStart := time.Now()
 		env, err := s.pool.Acquire(context.WithoutCancel(ctx), fn, requestID)
+		acquired := time.Now()
 		if err != nil {
 			var fail *envpool.InitFailure
 			if errors.As(err, &fail) {
+				coldStart, errType = true, fail.ErrorType
+				span.Acquired(acquireStart, acquired, fail.Duration, fail.ErrorType)
 				resp.FunctionError = "Unhandled"
 				resp.Payload = fail.Payload
 				if req.LogType == "Tail" {
@@ -285,16 +310,22 @@ func (s *Service) Invoke(ctx context.Context, req Request) (*Response, error) {
 				return resp, nil
 			}
 			if errors.Is(err, envpool.ErrClosed) {
-				return nil, lambda.KindServiceUnavailable.Errorf("Gust is shutting down.")
+				err = lambda.KindServiceUnavailable.Errorf("Gust is shutting down.")
 			}
+			errType = errorCode(err)
+			span.Acquired(acquireStart, acquired, 0, errType)
 			return nil, err
 		}
 		out = env.Invoke(ctx, inv, fn.Version)
 		s.pool.Release(env)
+		coldStart = coldStart || out.InitDuration > 0
+		span.Acquired(acquireStart, acquired, out.InitDuration, "")
+		span.Invoked(acquired, time.Now(), undeliveredOr(out))
 		if !out.Undelivered {
 			break
 		}
 	}
+	errType = undeliveredOr(out)
 	if out.Undelivered {
 		return nil, lambda.KindService.Errorf("The function's execution environments kept exiting before taking the event.")
 	}
@@ -323,16 +354,23 @@ func (s *Service) enqueue(ctx context.Context, fn *lambda.Function, req Request,
 		InvokedARN: invoked,
 		RequestID:  requestID,
 		Payload:    payload,
-		TraceID:    req.TraceID,
 		Hops:       LineageHops(req.TraceID),
 	}
+	// Every attempt keeps this header. Its Parent is the acceptance's own
+	// segment, which the attempts link to.
+	header, caller := tracing.ForInvocation(req.TraceID, fn.TracingMode == tracingActive, tracing.NewSpanID())
+	ev.TraceID = header.String()
+	span := s.tracer.StartEnqueue(ctx, tracing.InvocationInfo{Function: fn.Name, Version: fn.Version,
+		RequestID: requestID, InvokedARN: invoked, Trigger: "http", Header: header, Caller: caller})
 	if err := s.queue.Enqueue(ctx, ev); err != nil {
+		span.End(false, errorCode(err))
 		if errors.As(err, new(*lambda.Error)) {
 			return nil, err
 		}
 		s.logger.Error("enqueue async event", "function", fn.Name, "requestId", requestID, "err", err)
 		return nil, lambda.KindService.Errorf("The event could not be queued; it was not accepted.")
 	}
+	span.End(false, "")
 	return &Response{StatusCode: http.StatusAccepted, RequestID: requestID}, nil
 }
 

@@ -1,14 +1,58 @@
 package invoke
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
+
+	"gust/internal/envpool"
+	"gust/internal/lambda"
+	"gust/internal/tracing"
 )
+
+// tracingActive is TracingConfig.Mode Active: Lambda samples invocations
+// that arrive without a sampling decision.
+const tracingActive = "Active"
+
+// startTrace starts the invocation's OpenTelemetry trace; nil when export
+// is off.
+func (s *Service) startTrace(ctx context.Context, fn *lambda.Function, req Request, invoked, requestID string, header tracing.Header, caller string) *tracing.Invocation {
+	if s.tracer == nil {
+		return nil
+	}
+	trigger := "http"
+	if !req.Enqueued.IsZero() {
+		trigger = "pubsub"
+	}
+	return s.tracer.StartInvocation(ctx, tracing.InvocationInfo{
+		Function: fn.Name, Version: fn.Version, RequestID: requestID, InvokedARN: invoked,
+		Trigger: trigger, Header: header, Caller: caller, Enqueued: req.Enqueued,
+	})
+}
+
+// undeliveredOr is the outcome's error type for the trace, naming an event
+// the runtime never took.
+func undeliveredOr(o envpool.Outcome) string {
+	if o.Undelivered {
+		return "Undelivered"
+	}
+	return o.ErrorType
+}
+
+// errorCode is the exception name of a platform error, for the trace.
+func errorCode(err error) string {
+	var lerr *lambda.Error
+	if errors.As(err, &lerr) {
+		return lerr.Code
+	}
+	return "ServiceException"
+}
 
 // Lambda's recursive-loop detection rides on the X-Ray trace header: each
 // async hop carries Lineage=<version>:<hash>:<count>, which SDKs inside a

@@ -13,6 +13,7 @@ type describeLogGroupsInput struct {
 type logGroupJSON struct {
 	LogGroupName      string `json:"logGroupName"`
 	CreationTime      int64  `json:"creationTime"`
+	RetentionInDays   int    `json:"retentionInDays,omitempty"`
 	MetricFilterCount int    `json:"metricFilterCount"`
 	Arn               string `json:"arn"`
 	StoredBytes       int64  `json:"storedBytes"`
@@ -71,12 +72,13 @@ func (s *Store) describeLogGroups(body []byte) (any, error) {
 		}
 		arn := s.groupARN(g.Name)
 		out.LogGroups = append(out.LogGroups, logGroupJSON{
-			LogGroupName:  g.Name,
-			CreationTime:  g.CreationTime,
-			Arn:           arn + ":*",
-			StoredBytes:   g.StoredBytes,
-			LogGroupClass: "STANDARD",
-			LogGroupArn:   arn,
+			LogGroupName:    g.Name,
+			CreationTime:    g.CreationTime,
+			RetentionInDays: g.RetentionInDays,
+			Arn:             arn + ":*",
+			StoredBytes:     g.StoredBytes,
+			LogGroupClass:   "STANDARD",
+			LogGroupArn:     arn,
 		})
 	}
 	return out, nil

@@ -20,7 +20,7 @@
 //
 // # On-disk format
 //
-//	<Dir>/<escaped group name>/group.json        {"name":…,"creationTime":…}
+//	<Dir>/<escaped group name>/group.json        {"name":…,"creationTime":…,"retentionInDays":…}
 //	<Dir>/<escaped group name>/<16-digit id>.jsonl  segment files
 //
 // The directory name is the group name with every byte outside [A-Za-z0-9_-]
@@ -42,9 +42,20 @@
 // memory (plus, for the length of one write, the batch being written), the
 // rest on disk in segments of an eighth of it. After each flush the
 // oldest segments of that group are removed until the group fits, always
-// keeping the newest. One group flooding therefore only ever evicts its own
-// oldest events. Streams whose events have all been evicted or dropped are
-// forgotten.
+// keeping the newest. All groups together are bounded by MaxBytesTotal:
+// past it, the oldest segment of the largest group goes, again and again,
+// so one group flooding only ever evicts its own oldest events until it is
+// no bigger than the others. Streams whose events have all been evicted or
+// dropped are forgotten.
+//
+// # Retention
+//
+// A group may have a retention policy (PutRetentionPolicy, one of
+// CloudWatch's periods in days), kept in group.json so it survives a
+// restart. Queries never return events older than the retention, measured
+// against Options.Now; the flusher deletes segments whose newest event has
+// expired once a minute (and at Open), so a segment shared with a newer
+// event stays on disk, hidden, until that event expires too.
 //
 // # Reads
 //
@@ -59,7 +70,8 @@
 // # Goroutines
 //
 // Open starts one flusher goroutine that writes pending events every 200 ms
-// (sooner when a buffer grows large) and evicts old segments. Close stops it
+// (sooner when a buffer grows large), evicts old segments to keep both
+// bounds, and sweeps expired segments once a minute. Close stops it
 // and flushes what is left. All file writes and deletions, including
 // DeleteGroup's, happen under one I/O mutex, so a group deleted and re-created
 // at once cannot lose the new group's files.

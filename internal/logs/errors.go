@@ -58,6 +58,7 @@ var (
 	// ErrStreamNotFound is returned for an unknown log stream.
 	ErrStreamNotFound = kindResourceNotFound.errorf("The specified log stream does not exist.")
 	errBadToken       = kindInvalidParameter.errorf("The specified nextToken is invalid.")
+	errNullGroupName  = kindInvalidParameter.errorf("1 validation error detected: Value null at 'logGroupName' failed to satisfy constraint: Member must not be null")
 )
 
 // asWireError returns err's wire form; anything that is not an *Error

@@ -16,6 +16,7 @@ func (s *Store) runFlusher(ctx context.Context) {
 	t := time.NewTicker(flushInterval)
 	defer t.Stop()
 	var lastErr string
+	lastSweep := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -23,7 +24,11 @@ func (s *Store) runFlusher(ctx context.Context) {
 		case <-t.C:
 		case <-s.kick:
 		}
-		err := s.flushAll()
+		err := errors.Join(s.flushAll(), s.enforceTotal())
+		if time.Since(lastSweep) >= sweepInterval {
+			lastSweep = time.Now()
+			err = errors.Join(err, s.sweepExpired())
+		}
 		// Log a failure once, not every 200 ms while the disk stays full.
 		switch {
 		case err != nil && err.Error() != lastErr:
@@ -76,11 +81,12 @@ func (s *Store) flushGroup(g *group) error {
 		cur = g.segs[n-1]
 	}
 	nextID := g.nextSegID
+	retention := g.retention
 	g.mu.Unlock()
 
 	var err error
 	if !g.onDisk {
-		if err = writeGroupMeta(g); err == nil {
+		if err = writeGroupMeta(g, retention); err == nil {
 			g.onDisk = true
 		}
 	}

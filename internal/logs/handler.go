@@ -24,10 +24,13 @@ type operation func(s *Store, body []byte) (any, error)
 
 // operations is the route table, by X-Amz-Target operation name.
 var operations = map[string]operation{
-	"DescribeLogGroups":  (*Store).describeLogGroups,
-	"DescribeLogStreams": (*Store).describeLogStreams,
-	"GetLogEvents":       (*Store).getLogEvents,
-	"FilterLogEvents":    (*Store).filterLogEvents,
+	"DescribeLogGroups":     (*Store).describeLogGroups,
+	"DescribeLogStreams":    (*Store).describeLogStreams,
+	"GetLogEvents":          (*Store).getLogEvents,
+	"FilterLogEvents":       (*Store).filterLogEvents,
+	"DeleteLogGroup":        (*Store).deleteLogGroup,
+	"PutRetentionPolicy":    (*Store).putRetentionPolicy,
+	"DeleteRetentionPolicy": (*Store).deleteRetentionPolicy,
 }
 
 // Handler serves the CloudWatch Logs JSON 1.1 API: POST /, Content-Type

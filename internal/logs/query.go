@@ -25,6 +25,8 @@ type GroupInfo struct {
 	Name         string
 	CreationTime int64
 	StoredBytes  int64
+	// RetentionInDays is how long events are kept; 0 means forever.
+	RetentionInDays int
 }
 
 // StreamInfo describes a log stream. The event fields are zero for a
@@ -78,7 +80,7 @@ func (s *Store) Groups(prefix string) []GroupInfo {
 	out := make([]GroupInfo, 0, len(gs))
 	for _, g := range gs {
 		g.mu.Lock()
-		info := GroupInfo{Name: g.name, CreationTime: g.created, StoredBytes: g.pendingBytes}
+		info := GroupInfo{Name: g.name, CreationTime: g.created, StoredBytes: g.pendingBytes, RetentionInDays: g.retention}
 		for _, sg := range g.segs {
 			info.StoredBytes += sg.bytes
 		}
@@ -222,8 +224,9 @@ func streamSelector(names []string, prefix string) func(string) bool {
 
 // scan returns the events of g from streams accepted by want (nil: all)
 // with start <= timestamp <= end (0: unbounded) that keep accepts, sorted by
-// key. It reads only segments that can hold such events and holds no lock
-// while reading files.
+// key. Events past the group's retention are never returned, whether or
+// not the sweep has deleted them yet. It reads only segments that can hold
+// such events and holds no lock while reading files.
 func (s *Store) scan(g *group, want func(string) bool, start, end int64, keep func(*record) bool) ([]record, error) {
 	if end == 0 {
 		end = math.MaxInt64
@@ -231,6 +234,7 @@ func (s *Store) scan(g *group, want func(string) bool, start, end int64, keep fu
 	g.mu.Lock()
 	segs := slices.Clone(g.segs)
 	mem := [][]record{g.flushing, g.pending[:len(g.pending):len(g.pending)]}
+	start = max(start, s.retentionCutoff(g))
 	g.mu.Unlock()
 
 	var out []record

@@ -88,8 +88,9 @@ func (d *diskRecord) record() record {
 
 // groupMeta is group.json.
 type groupMeta struct {
-	Name         string `json:"name"`
-	CreationTime int64  `json:"creationTime"`
+	Name            string `json:"name"`
+	CreationTime    int64  `json:"creationTime"`
+	RetentionInDays int    `json:"retentionInDays,omitempty"`
 }
 
 // groupDir names the directory of a group. Every byte outside
@@ -178,6 +179,7 @@ func (s *Store) loadGroup(dir string) (*group, error) {
 	}
 	g := s.newGroup(meta.Name, meta.CreationTime)
 	g.dir, g.onDisk, g.sealed = dir, true, true
+	g.retention = meta.RetentionInDays
 
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -238,12 +240,13 @@ func (s *Store) loadGroup(dir string) (*group, error) {
 	return g, nil
 }
 
-// writeGroupMeta creates the group's directory and group.json.
-func writeGroupMeta(g *group) error {
+// writeGroupMeta creates the group's directory and group.json, which holds
+// the retention (days, 0: none) too. Caller holds Store.ioMu.
+func writeGroupMeta(g *group, retention int) error {
 	if err := os.MkdirAll(g.dir, 0o755); err != nil {
 		return err
 	}
-	b, err := json.Marshal(groupMeta{Name: g.name, CreationTime: g.created})
+	b, err := json.Marshal(groupMeta{Name: g.name, CreationTime: g.created, RetentionInDays: retention})
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,15 @@ import (
 // Options.MaxBytesPerGroup is zero.
 const DefaultMaxBytesPerGroup = 16 << 20
 
+// DefaultMaxBytesTotal is the bound on all groups together used when
+// Options.MaxBytesTotal is zero.
+const DefaultMaxBytesTotal = 1 << 30
+
 const (
 	flushInterval = 200 * time.Millisecond
+	// sweepInterval is how often segments past their group's retention
+	// are deleted; reads hide expired events at once regardless.
+	sweepInterval = time.Minute
 	// eventOverhead is what CloudWatch adds to len(message) when it sizes an
 	// event; Gust uses the same figure to size pending events.
 	eventOverhead = 26
@@ -44,6 +51,13 @@ type Options struct {
 	// Logger receives the store's own diagnostics (never function output).
 	// Default: slog.Default().
 	Logger *slog.Logger
+	// MaxBytesTotal bounds all groups together on disk. Past it the oldest
+	// segments of the largest groups go first, so one group's flood never
+	// evicts another group's recent events. Default 1 GiB, minimum 8 KiB.
+	MaxBytesTotal int64
+	// Now is the clock retention is measured against. Default time.Now;
+	// tests set it to move time forward.
+	Now func() time.Time
 }
 
 // record is an event placed in a group: its stream and sequence number.
@@ -66,6 +80,7 @@ type group struct {
 
 	mu           sync.Mutex
 	deleted      bool
+	retention    int // days; 0 means events never expire
 	nextSeq      uint64
 	streams      map[string]int64 // stream name → creation time
 	segs         []*segment       // oldest first; each *segment is immutable once published
@@ -82,6 +97,8 @@ type Store struct {
 	opts         Options
 	log          *slog.Logger
 	maxBytes     int64 // per group, disk + memory
+	maxTotal     int64 // all groups, disk + memory
+	now          func() time.Time
 	pendingLimit int64 // per group, memory
 	diskBudget   int64 // per group, disk
 	segmentSize  int64
@@ -119,10 +136,21 @@ func Open(opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.MaxBytesTotal == 0 {
+		opts.MaxBytesTotal = DefaultMaxBytesTotal
+	}
+	if opts.MaxBytesTotal < minMaxBytes {
+		return nil, fmt.Errorf("open logs: MaxBytesTotal %d below minimum %d", opts.MaxBytesTotal, minMaxBytes)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	s := &Store{
 		opts:         opts,
 		log:          opts.Logger.With("component", "logs"),
 		maxBytes:     opts.MaxBytesPerGroup,
+		maxTotal:     opts.MaxBytesTotal,
+		now:          opts.Now,
 		pendingLimit: opts.MaxBytesPerGroup / 4,
 		segmentSize:  opts.MaxBytesPerGroup / 8,
 		groups:       make(map[string]*group),
@@ -135,6 +163,10 @@ func Open(opts Options) (*Store, error) {
 	}
 	if err := s.load(); err != nil {
 		return nil, fmt.Errorf("open logs: %w", err)
+	}
+	// Bounds and retention that shrank since last time apply at once.
+	if err := errors.Join(s.sweepExpired(), s.enforceTotal()); err != nil {
+		s.log.Warn("trimming logs at open failed", "err", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel

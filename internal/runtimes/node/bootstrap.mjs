@@ -54,8 +54,9 @@ function headerSafe(s) {
 let currentRequestId; // undefined outside an invocation, as on AWS
 const levels = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, FATAL: 5 };
 const jsonLogs = (env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
-// As on AWS, AWS_LAMBDA_LOG_LEVEL filters only JSON-format logs.
-const minLevel = jsonLogs ? levels[(env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] ?? 0 : 0;
+// As on AWS, AWS_LAMBDA_LOG_LEVEL filters only JSON-format logs; INFO is
+// Lambda's default ApplicationLogLevel.
+const minLevel = jsonLogs ? levels[(env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] ?? levels.INFO : 0;
 
 function writeLog(level, args) {
   if (levels[level] < minLevel) return;

@@ -257,8 +257,9 @@ def _install_logging(logging):
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.addHandler(handler)
-    # As on AWS, AWS_LAMBDA_LOG_LEVEL filters only JSON-format logs.
-    level = json_format and _LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper())
+    # As on AWS, AWS_LAMBDA_LOG_LEVEL filters only JSON-format logs; INFO is
+    # Lambda's default ApplicationLogLevel.
+    level = json_format and _LEVELS.get(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper(), "INFO")
     if level:
         root.setLevel(level)
 
