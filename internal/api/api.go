@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +51,7 @@ type Store interface {
 	ProvisionedStore
 	PolicyStore
 	TagStore
+	FunctionURLStore
 }
 
 // Invoker runs invocations.
@@ -92,17 +95,26 @@ type Options struct {
 	Store        Store
 	Invoker      Invoker
 	Async        AsyncQueue
+	Usage        UsageQuery // metered invocations for /_gust/v1/usage; nil: not metered
 	Environments Environments
 	Verifier     *sigv4.Verifier
 	IAM          *iam.Store   // principals of verified keys; the users and roles of /_gust/v1/iam
 	Logs         http.Handler // CloudWatch Logs JSON 1.1 API
-	Ready        func() bool  // reports readiness for /healthz
+	Events       http.Handler // EventBridge JSON 1.1 API (AWSEvents.*)
+	// FunctionURLs serves function URL requests: hosts
+	// <url-id>.lambda-url.<region>.localhost and paths /_gust/url/<url-id>/….
+	// They bypass SigV4 here; the handler authenticates AWS_IAM URLs itself.
+	FunctionURLs http.Handler
+	Ready        func() bool // reports readiness for /healthz
 	Logger       *slog.Logger
 	// CodeURLSecret signs the short-lived code download links in
 	// GetFunction's Code.Location.
 	CodeURLSecret []byte
 	// MaxConcurrency is reported by GetAccountSettings.
 	MaxConcurrency int
+	// Metrics serves Prometheus metrics at GET /_gust/v1/metrics (signed,
+	// operation GustMetrics); nil answers that route with a 404.
+	Metrics http.Handler
 }
 
 // API is the http.Handler for every Gust endpoint.
@@ -124,7 +136,27 @@ func New(opts Options) *API {
 }
 
 // ServeHTTP implements http.Handler.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if a.opts.FunctionURLs != nil && a.isFunctionURLRequest(r) {
+		a.opts.FunctionURLs.ServeHTTP(w, r)
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// isFunctionURLRequest reports whether r is for a function URL rather than
+// an API: by its Host (<url-id>.lambda-url.<region>.localhost[:port]) or
+// its path (/_gust/url/<url-id>/…).
+func (a *API) isFunctionURLRequest(r *http.Request) bool {
+	if strings.HasPrefix(r.URL.Path, "/_gust/url/") {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.HasSuffix(strings.ToLower(host), ".lambda-url."+a.id.Region+".localhost")
+}
 
 // handlerFunc is a Lambda API operation: it gets the verified body and
 // returns an error to render, or nil after writing its response.
@@ -171,21 +203,30 @@ const bodyReadTimeout = 5 * time.Minute
 // readBody reads at most limit bytes of the body; more is errTooLarge. A
 // declared length is read into a buffer of exactly that size; otherwise
 // the buffer grows with what actually arrives, never on the client's word.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, err error) {
 	if r.ContentLength > limit {
 		return nil, errTooLarge
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
-	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	defer func() {
+		// After a failed read the deadline stays in the past: clearing it
+		// would let net/http's drain of the unread body wait forever on a
+		// stalled client.
+		if err == nil {
+			_ = rc.SetReadDeadline(time.Time{})
+		} else {
+			_ = rc.SetReadDeadline(time.Now())
+		}
+	}()
 	if r.ContentLength >= 0 {
-		body := make([]byte, r.ContentLength)
+		body = make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return nil, lambda.KindInvalidRequestContent.Errorf("Could not read request body: %v", err)
 		}
 		return body, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		return nil, lambda.KindInvalidRequestContent.Errorf("Could not read request body: %v", err)
 	}

@@ -12,6 +12,7 @@ const (
 	maxInvokeBody  = lambda.MaxSyncPayloadBytes
 	maxAsyncBody   = lambda.MaxAsyncPayloadBytes
 	maxCodeBody    = lambda.MaxCreateRequestBytes
+	maxEventsBody  = 1 << 20 // PutEvents: 256 KB of entries, with room for JSON
 )
 
 // routes is the route table; it reads like the Lambda API reference.
@@ -42,18 +43,21 @@ func (a *API) routes() {
 	a.provisionedRoutes()
 	a.policyRoutes()
 	a.tagRoutes()
+	a.functionURLRoutes()
 	a.handle("GET /2016-08-19/account-settings", a.operation("lambda", "GetAccountSettings", maxControlBody, tooLarge("GetAccountSettings", maxControlBody), a.getAccountSettings))
 
-	// CloudWatch Logs (JSON 1.1): POST / with X-Amz-Target.
-	a.mux.Handle("POST /{$}", a.operation("logs", "CloudWatchLogs", maxControlBody, tooLarge("CloudWatchLogs", maxControlBody), a.logs))
+	// CloudWatch Logs and EventBridge (JSON 1.1): POST / with X-Amz-Target.
+	a.mux.Handle("POST /{$}", a.jsonRPC())
 	// Gust's own endpoints.
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /_gust/code/{token}", a.downloadCode)
 	a.iamRoutes()
+	a.handle("GET /_gust/v1/metrics", a.operation("lambda", "GustMetrics", maxControlBody, tooLarge("GustMetrics", maxControlBody), a.gustMetrics))
 	a.handle("GET /_gust/v1/async/{name}", a.operation("lambda", "GustAsyncStats", maxControlBody, tooLarge("GustAsyncStats", maxControlBody), a.asyncStats))
 	a.handle("GET /_gust/v1/dlq", a.operation("lambda", "GustListDeadLetterQueues", maxControlBody, tooLarge("GustListDeadLetterQueues", maxControlBody), a.listDeadLetterQueues))
 	a.handle("GET /_gust/v1/dlq/{queue}", a.operation("lambda", "GustGetDeadLetters", maxControlBody, tooLarge("GustGetDeadLetters", maxControlBody), a.getDeadLetters))
 	a.handle("POST /_gust/v1/dlq/{queue}/redrive", a.operation("lambda", "GustRedriveDeadLetters", maxControlBody, tooLarge("GustRedriveDeadLetters", maxControlBody), a.redriveDeadLetters))
+	a.handle("GET /_gust/v1/usage", a.operation("lambda", "GustUsage", maxControlBody, tooLarge("GustUsage", maxControlBody), a.getUsage))
 	a.mux.Handle("/", a.operation("lambda", "Unknown", maxControlBody, tooLarge("Unknown", maxControlBody), a.unknownOperation))
 }
 

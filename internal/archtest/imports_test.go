@@ -11,12 +11,12 @@ import (
 // only packages of a lower layer. Packages in one layer may not import
 // each other. Keep in step with docs/ARCHITECTURE.md.
 var layers = [][]string{
-	{"lambda", "iam/policy"},
-	{"config", "sandbox", "sigv4", "codecache", "natsd", "runtimes", "logs"},
+	{"lambda", "iam/policy", "eventpattern", "schedule"},
+	{"urlevent", "config", "sandbox", "sigv4", "codecache", "natsd", "runtimes", "logs", "tracing"},
 	{"store", "runtimeapi", "iam"},
 	{"envpool"},
 	{"invoke"},
-	{"asyncq"},
+	{"asyncq", "usage", "funcurl", "eventbus", "metrics"},
 	{"api"},
 	{"server"},
 	{"cli"},

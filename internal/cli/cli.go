@@ -179,6 +179,8 @@ in the current directory (or --data, or GUST_ENDPOINT).`,
 		a.asyncCommand(),
 		a.dlqCommand(),
 		a.iamCommand(),
+		a.statsCommand(),
+		a.usageCommand(),
 		a.envCommand(),
 		a.versionCommand(),
 	)

@@ -36,6 +36,9 @@ func lambdaAs(s *gusttest.Server, keyID, secret string) *lambda.Client {
 const echoPy = "def handler(e, c):\n    return {'echo': e}\n"
 
 func TestPermissionMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("does not depend on the sandbox; the full run covers it")
+	}
 	t.Parallel()
 	s := gusttest.StartServer(t)
 	admin := s.Lambda()

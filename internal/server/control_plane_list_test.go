@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -23,17 +22,11 @@ func TestListFunctions(t *testing.T) {
 	const n = 120
 	zip := cpNodeZip(t, "A")
 	var want []string
-	start := time.Now()
 	// Created out of order, so that sorting is the server's doing.
 	for i := range n {
 		name := fmt.Sprintf("fn-%03d", (i*7)%n)
 		cpCreate(t, c, name, zip, nil)
 		want = append(want, name)
-	}
-	took := time.Since(start)
-	t.Logf("created %d functions in %s", n, took)
-	if took > 10*time.Second {
-		t.Errorf("creating %d tiny functions took %s, want a few seconds at most", n, took)
 	}
 	slices.Sort(want)
 

@@ -350,6 +350,9 @@ func TestPolicyLengthLimit(t *testing.T) {
 // PATH).
 func TestPolicyAWSCLI(t *testing.T) {
 	if testing.Short() {
+		t.Skip("does not depend on the sandbox; the full run covers it")
+	}
+	if testing.Short() {
 		t.Skip("slow: runs the aws CLI")
 	}
 	clis := polCLIs()

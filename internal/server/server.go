@@ -4,10 +4,13 @@
 //
 // Start order: data dir and credentials, embedded NATS (or the external
 // cluster), the function store, the IAM store (users, roles, keys), the
-// log store, the runtime table and code cache, the environment pool, the
-// invoke service, then the HTTP listener.
-// Shutdown stops the listener first (draining in-flight requests, and so
-// in-flight invocations), then every environment, then the stores.
+// log store, the runtime table and code cache, the usage meter, the
+// environment pool, the invoke service, then the HTTP listener (and the
+// --metrics-listen one; the metrics registry is built before the pool).
+// Shutdown stops the listeners first (draining in-flight requests, and so
+// in-flight invocations), then every environment, then the usage meter
+// (storing the records still buffered), then the stores, and last the
+// OpenTelemetry exporter of --otlp-endpoint (sending its buffered spans).
 package server
 
 import (
@@ -29,14 +32,19 @@ import (
 	"gust/internal/codecache"
 	"gust/internal/config"
 	"gust/internal/envpool"
+	"gust/internal/eventbus"
+	"gust/internal/funcurl"
 	"gust/internal/iam"
 	"gust/internal/invoke"
 	"gust/internal/lambda"
 	"gust/internal/logs"
+	"gust/internal/metrics"
 	"gust/internal/natsd"
 	"gust/internal/runtimes"
 	"gust/internal/sigv4"
 	"gust/internal/store"
+	"gust/internal/tracing"
+	"gust/internal/usage"
 )
 
 // Server is one running Gust node.
@@ -56,6 +64,14 @@ type Server struct {
 	pool     *envpool.Manager
 	invoker  *invoke.Service
 	queue    *asyncq.Queue
+	events   *eventbus.Bus
+	metrics  *metrics.Registry
+	meter    *usage.Meter
+	tracer   *tracing.Tracer // nil unless --otlp-endpoint is set
+
+	// metricsHTTP serves --metrics-listen; nil when it is off.
+	metricsListener net.Listener
+	metricsHTTP     *http.Server
 
 	stopWatch context.CancelFunc
 	closeOnce sync.Once
@@ -106,7 +122,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
-	if s.logs, err = logs.Open(logs.Options{Dir: filepath.Join(cfg.DataDir, "logs"), MaxBytesPerGroup: cfg.LogRetentionBytes,
+	if s.logs, err = logs.Open(logs.Options{Dir: filepath.Join(cfg.DataDir, "logs"), MaxBytesPerGroup: cfg.LogRetentionBytes, MaxBytesTotal: cfg.LogBytesTotal,
 		Region: cfg.Region, Account: cfg.AccountID, Logger: s.logger}); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
@@ -119,6 +135,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("start server: %w", err)
 	}
 	s.launcher = &launcher{store: s.store, code: code, runtimes: table, iam: s.iam}
+	if s.meter, err = usage.Open(ctx, usage.Options{JS: s.nats.JS, Logger: s.logger}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	s.metrics = metrics.New(metrics.Options{Functions: s.store, JetStream: s.nats.JS, Logger: s.logger})
 	s.pool = envpool.New(envpool.Options{
 		Identity:       id,
 		Launcher:       s.launcher,
@@ -128,6 +148,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		IdleTimeout:    cfg.IdleTimeout,
 		InitTimeout:    cfg.InitTimeout,
 		Sandbox:        cfg.Sandbox,
+		Observers:      []envpool.Observer{s.meter, s.metrics},
 	})
 	reserved, err := s.store.ListConcurrency(ctx)
 	if err != nil {
@@ -136,7 +157,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	for name, n := range reserved {
 		s.pool.SetReserved(name, n)
 	}
-	s.invoker = invoke.New(id, s.store, s.pool, s.logger)
+	s.invoker = invoke.New(id, s.store, s.metrics.TrackPool(s.pool), s.logger)
+	if cfg.OTLPEndpoint != "" {
+		if s.tracer, err = tracing.New(ctx, tracing.Options{Endpoint: cfg.OTLPEndpoint, Region: cfg.Region}); err != nil {
+			return fmt.Errorf("start server: %w", err)
+		}
+		s.invoker.UseTracer(s.tracer)
+	}
 	if s.queue, err = asyncq.Open(ctx, asyncq.Options{
 		JS:           s.nats.JS,
 		Identity:     id,
@@ -151,6 +178,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("start server: %w", err)
 	}
 	s.invoker.UseQueue(s.queue)
+	// EventBridge delivers through the invoke service's Event path, so the
+	// async queue applies retries and destinations.
+	if s.events, err = eventbus.Open(ctx, eventbus.Options{JS: s.nats.JS, Identity: id, Invoker: s.invoker,
+		Clock: cfg.EventsClock, Logger: s.logger}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	s.metrics.UseAsyncQueue(asyncMetrics{s.queue})
 
 	// Other nodes sharing the store change functions too: drop what is
 	// cached or warm for a function whenever its stored state changes.
@@ -183,15 +217,21 @@ func (s *Server) Start(ctx context.Context) (err error) {
 
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
+	urls := funcurl.New(funcurl.Options{Identity: id, Store: s.store, Invoker: s.invoker,
+		Verifier: &sigv4.Verifier{Secret: s.secret}, IAM: s.iam, Logger: s.logger})
 	handler := api.New(api.Options{
 		Identity:       id,
 		Store:          s.store,
 		Invoker:        s.invoker,
 		Async:          s.queue,
+		Usage:          s.meter,
 		Environments:   s.pool,
 		Verifier:       &sigv4.Verifier{Secret: s.secret},
 		IAM:            s.iam,
 		Logs:           s.logs.Handler(),
+		Events:         s.events.Handler(),
+		Metrics:        s.metrics.Handler(),
+		FunctionURLs:   urls,
 		Ready:          s.ready.Load,
 		Logger:         s.logger,
 		CodeURLSecret:  secret,
@@ -213,6 +253,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.logger.Error("api listener stopped", "err", err)
 		}
 	}()
+	if err := s.startMetricsListener(); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	// Schedules fire only once the API that manages them is up.
+	if err := s.events.Start(); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
 	s.ready.Store(true)
 	s.logger.Info("gust started", "endpoint", s.Endpoint(), "data", cfg.DataDir)
 	return nil
@@ -250,6 +297,9 @@ func (s *Server) Pool() *envpool.Manager { return s.pool }
 // Async exposes the async invocation queue, for tests and metrics.
 func (s *Server) Async() *asyncq.Queue { return s.queue }
 
+// Usage exposes the usage meter, for tests.
+func (s *Server) Usage() *usage.Meter { return s.meter }
+
 // Shutdown stops accepting requests, drains in-flight invocations until ctx
 // ends, stops every execution environment and closes the stores. It is
 // safe to call more than once; later calls return the first result.
@@ -257,6 +307,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.ready.Store(false)
 		var errs []error
+		if s.metricsHTTP != nil {
+			_ = s.metricsHTTP.Close() // a scrape holds nothing worth draining
+		}
 		if s.http != nil {
 			if err := s.http.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
@@ -265,6 +318,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		if s.stopWatch != nil {
 			s.stopWatch()
+		}
+		if s.events != nil {
+			// Before the queue: the scheduler enqueues into it.
+			errs = append(errs, s.events.Close())
 		}
 		if s.queue != nil {
 			// Events still running when ctx ends are delivered again
@@ -278,6 +335,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+		if s.meter != nil {
+			// After the pool, so the last invocations' records are buffered;
+			// a few seconds of its own, so a drain that used up ctx still
+			// stores them.
+			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := s.meter.Close(mctx); err != nil {
+				errs = append(errs, err)
+			}
+			cancel()
+		}
 		if s.logs != nil {
 			errs = append(errs, s.logs.Close())
 		}
@@ -290,7 +357,66 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.nats != nil {
 			errs = append(errs, s.nats.Close())
 		}
+		if s.tracer != nil {
+			// Last, so the spans of invocations drained above are sent; a
+			// few seconds of its own, as for the meter.
+			tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			errs = append(errs, s.tracer.Shutdown(tctx))
+			cancel()
+		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// startMetricsListener serves the metrics without authentication at
+// GET /metrics on cfg.MetricsListen, when it is set, for Prometheus,
+// which cannot sign requests.
+func (s *Server) startMetricsListener() error {
+	if s.cfg.MetricsListen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.MetricsListen)
+	if err != nil {
+		return fmt.Errorf("metrics listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	s.metricsListener = ln
+	s.metricsHTTP = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		if err := s.metricsHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	s.logger.Info("serving metrics", "url", s.MetricsEndpoint())
+	return nil
+}
+
+// MetricsEndpoint is the unauthenticated metrics URL, e.g.
+// http://127.0.0.1:9464/metrics; "" unless --metrics-listen is set.
+func (s *Server) MetricsEndpoint() string {
+	if s.metricsListener == nil {
+		return ""
+	}
+	return "http://" + s.metricsListener.Addr().String() + "/metrics"
+}
+
+// asyncMetrics reads the async queue for the metrics registry: asyncq and
+// metrics share a layer, so neither imports the other.
+type asyncMetrics struct{ q *asyncq.Queue }
+
+func (a asyncMetrics) AsyncStats(ctx context.Context, function string) (metrics.AsyncStats, error) {
+	st, err := a.q.Stats(ctx, function)
+	return metrics.AsyncStats{
+		Queued:                      st.Queued,
+		InFlight:                    st.InFlight,
+		OldestEventAge:              time.Duration(st.AsyncEventAge) * time.Millisecond,
+		DeadLettered:                st.DeadLettered,
+		DestinationDeliveryFailures: st.DestinationDeliveryFailures,
+	}, err
 }

@@ -308,6 +308,9 @@ func awsCLIsForTags() []string {
 // sends tagKeys as a repeated query parameter.
 func TestTagsAWSCLI(t *testing.T) {
 	if testing.Short() {
+		t.Skip("does not depend on the sandbox; the full run covers it")
+	}
+	if testing.Short() {
 		t.Skip("slow: runs the aws CLI")
 	}
 	clis := awsCLIsForTags()

@@ -200,6 +200,9 @@ func TestPublishOnCreateAndUpdate(t *testing.T) {
 // TestVersionPaginators pages through 60 versions and 120 functions with
 // the SDK's paginators at a small page size.
 func TestVersionPaginators(t *testing.T) {
+	if testing.Short() {
+		t.Skip("does not depend on the sandbox; the full run covers it")
+	}
 	t.Parallel()
 	s := gusttest.StartServer(t)
 	c := s.Lambda()

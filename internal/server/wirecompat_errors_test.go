@@ -66,6 +66,9 @@ func (c wcErr) check(t *testing.T, r wcReply) {
 }
 
 func TestWireCompatErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("does not depend on the sandbox; the full run covers it")
+	}
 	t.Parallel()
 	s := gusttest.StartServer(t)
 	c := s.Lambda()

@@ -243,6 +243,9 @@ func wcZip(t *testing.T, v string) []byte {
 }
 
 func TestWireCompatOperations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("does not depend on the sandbox; the full run covers it")
+	}
 	t.Parallel()
 	s := gusttest.StartServer(t)
 	const fn = "/2015-03-31/functions/wc"
