@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -312,6 +313,70 @@ func TestTracing(t *testing.T) {
 		}
 		if len(rootSpan.Links) != 1 || rootSpan.Links[0] != enq[0].SpanID {
 			t.Errorf("attempt links = %v, want the enqueue span %s", rootSpan.Links, enq[0].SpanID)
+		}
+	})
+
+	t.Run("function-to-function call", func(t *testing.T) {
+		ctx := t.Context()
+		if _, err := srv.IAM().CreateRole(ctx, "trace-caller", []byte(`{"Version":"2012-10-17","Statement":[
+			{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"`+arn+`"}]}`)); err != nil {
+			t.Fatal(err)
+		}
+		createFunction(t, c, "trace-caller", types.RuntimeProvidedal2023, "bootstrap", buildGoFunction(t, "callerfn"),
+			func(in *lambda.CreateFunctionInput) {
+				in.Role = aws.String("arn:aws:iam::000000000000:role/trace-caller")
+				in.Timeout = aws.Int32(30)
+				in.TracingConfig = &types.TracingConfig{Mode: types.TracingModeActive}
+			})
+		out, err := c.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("trace-caller"), Payload: []byte(`{"function":"traced"}`)})
+		if err != nil || out.FunctionError != nil {
+			t.Fatalf("invoke trace-caller: %v %s", err, out.Payload)
+		}
+		requestID, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+		caller, _ := col.invocationTrace(t, "invoke trace-caller", requestID, tracing.SpanInvoke)
+		// The SDK inside the caller forwards _X_AMZN_TRACE_ID, so the
+		// callee's invocation is part of the caller's trace and links to
+		// the caller's segment.
+		var callee span
+		gusttest.WaitFor(t, 15*time.Second, "the callee's span in the caller's trace", func() bool {
+			found := col.find(func(s span) bool { return s.Name == "invoke traced" && s.TraceID == caller.TraceID })
+			if len(found) == 0 {
+				return false
+			}
+			callee = found[0]
+			return true
+		})
+		if len(callee.Links) != 1 || callee.Links[0] != caller.SpanID {
+			t.Errorf("callee links = %v, want the caller's span %s", callee.Links, caller.SpanID)
+		}
+	})
+
+	t.Run("destination", func(t *testing.T) {
+		createFunction(t, c, "trace-dest", types.RuntimePython312, "app.handler",
+			gusttest.Zip(t, map[string]string{"app.py": tracePython}))
+		putEventInvokeConfig(t, c, "untraced", 0, functionARN("trace-dest"), "")
+		id := invokeEvent(t, c, "untraced", `{}`)
+		attempt, _ := col.invocationTrace(t, "invoke untraced", id, tracing.SpanInvoke)
+		var dest span
+		gusttest.WaitFor(t, 15*time.Second, "the destination's span in the event's trace", func() bool {
+			found := col.find(func(s span) bool { return s.Name == "invoke trace-dest" && s.TraceID == attempt.TraceID })
+			if len(found) == 0 {
+				return false
+			}
+			dest = found[0]
+			return true
+		})
+		// The destination is itself an async invocation: its attempt links
+		// to its enqueue span, which links to the attempt that caused it.
+		enq := col.find(func(s span) bool { return s.Name == "enqueue trace-dest" && s.TraceID == attempt.TraceID })
+		if len(enq) != 1 {
+			t.Fatalf("enqueue spans of the destination in the event's trace: %d, want 1", len(enq))
+		}
+		if !slices.Contains(dest.Links, enq[0].SpanID) {
+			t.Errorf("destination attempt links = %v, want its enqueue span %s", dest.Links, enq[0].SpanID)
+		}
+		if !slices.Contains(enq[0].Links, attempt.SpanID) && enq[0].ParentID != attempt.SpanID {
+			t.Errorf("destination enqueue span: parent %s, links %v; want the attempt's span %s", enq[0].ParentID, enq[0].Links, attempt.SpanID)
 		}
 	})
 }
