@@ -93,6 +93,9 @@ func (a *app) runServer(ctx context.Context, cfg config.Server, logger *slog.Log
 		return fmt.Errorf("server: data dir: %w", err)
 	}
 	fromEnv := cfg.AccessKeyID != ""
+	// Healthy only once server.json is written: clients find the server
+	// through it, so a script that waits for /healthz can use them at once.
+	cfg.DeferReady = true
 	srv, err := server.New(cfg, logger)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -118,6 +121,7 @@ func (a *app) runServer(ctx context.Context, cfg config.Server, logger *slog.Log
 	} else {
 		logger.Warn("clients will need GUST_ENDPOINT and credentials", "err", infoErr)
 	}
+	srv.MarkReady()
 	a.printBanner(info, fromEnv, dataDir)
 
 	<-ctx.Done()

@@ -56,6 +56,9 @@ type Server struct {
 	Sandbox string
 	// ShutdownTimeout bounds the graceful drain on SIGTERM. Default 30s.
 	ShutdownTimeout time.Duration
+	// DeferReady keeps /healthz answering 503 after Start until the caller
+	// calls Server.MarkReady. Default false: ready when Start returns.
+	DeferReady bool
 	// LogRetentionBytes bounds the on-disk logs kept per function. Default 16 MiB.
 	LogRetentionBytes int64
 	// LogBytesTotal bounds the on-disk logs of all functions together; past

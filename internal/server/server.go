@@ -260,10 +260,17 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.events.Start(); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
-	s.ready.Store(true)
+	if !cfg.DeferReady {
+		s.ready.Store(true)
+	}
 	s.logger.Info("gust started", "endpoint", s.Endpoint(), "data", cfg.DataDir)
 	return nil
 }
+
+// MarkReady makes /healthz answer 200, for a server started with
+// config.Server.DeferReady once its caller has done what clients need
+// first (the gust command writes server.json, which they read to find it).
+func (s *Server) MarkReady() { s.ready.Store(true) }
 
 // Endpoint is the API base URL, e.g. http://127.0.0.1:9001.
 func (s *Server) Endpoint() string {
