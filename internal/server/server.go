@@ -5,8 +5,9 @@
 // Start order: data dir and credentials, embedded NATS (or the external
 // cluster), the function store, the IAM store (users, roles, keys), the
 // log store, the runtime table and code cache, the usage meter, the
-// environment pool, the invoke service, then the HTTP listener (and the
-// --metrics-listen one; the metrics registry is built before the pool).
+// environment pool, the invoke service, the EventBridge bus, then the HTTP
+// listener (and the --metrics-listen one; the metrics registry is built
+// before the pool), and last the bus's scheduler.
 // Shutdown stops the listeners first (draining in-flight requests, and so
 // in-flight invocations), then every environment, then the usage meter
 // (storing the records still buffered), then the stores, and last the
