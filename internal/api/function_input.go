@@ -83,6 +83,16 @@ func (in *functionInput) apply(fn *lambda.Function) {
 			fn.Logging.LogGroup = lc.LogGroup
 		}
 	}
+	// In JSON format Lambda fills in INFO for levels left out, and reports
+	// them; they do not apply to Text.
+	if fn.Logging.LogFormat == lambda.LogFormatJSON {
+		if fn.Logging.ApplicationLogLevel == "" {
+			fn.Logging.ApplicationLogLevel = "INFO"
+		}
+		if fn.Logging.SystemLogLevel == "" {
+			fn.Logging.SystemLogLevel = "INFO"
+		}
+	}
 	if in.KMSKeyArn != nil {
 		fn.KMSKeyArn = *in.KMSKeyArn
 	}

@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -63,8 +64,20 @@ func (f *Function) Validate() error {
 	if f.Logging.LogFormat != LogFormatText && f.Logging.LogFormat != LogFormatJSON {
 		return inv("1 validation error detected: Value '%s' at 'loggingConfig.logFormat' failed to satisfy constraint: Member must satisfy enum value set: [JSON, Text]", f.Logging.LogFormat)
 	}
+	if l := f.Logging.ApplicationLogLevel; l != "" && !slices.Contains(applicationLogLevels, l) {
+		return inv("1 validation error detected: Value '%s' at 'loggingConfig.applicationLogLevel' failed to satisfy constraint: Member must satisfy enum value set: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]", l)
+	}
+	if l := f.Logging.SystemLogLevel; l != "" && !slices.Contains(systemLogLevels, l) {
+		return inv("1 validation error detected: Value '%s' at 'loggingConfig.systemLogLevel' failed to satisfy constraint: Member must satisfy enum value set: [DEBUG, INFO, WARN]", l)
+	}
 	return ValidateEnvironment(f.Environment)
 }
+
+// The levels LoggingConfig accepts.
+var (
+	applicationLogLevels = []string{"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+	systemLogLevels      = []string{"DEBUG", "INFO", "WARN"}
+)
 
 func validateHandler(family, handler string) error {
 	inv := KindInvalidParameterValue.Errorf

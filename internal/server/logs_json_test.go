@@ -221,3 +221,25 @@ func TestJSONLogsGoToACustomLogGroup(t *testing.T) {
 		t.Errorf("the default log group exists too; want only %s", group)
 	}
 }
+
+// TestJSONLogLevelsDefault: JSON format reports INFO for the levels left
+// out, as Lambda does, and refuses a level it does not know.
+func TestJSONLogLevelsDefault(t *testing.T) {
+	t.Parallel()
+	s := gusttest.StartServer(t)
+	c := s.Lambda()
+	zip := gusttest.Zip(t, map[string]string{"index.py": "def handler(e, c):\n    return e\n"})
+	createFunction(t, c, "levels", types.RuntimePython312, "index.handler", zip, func(in *lambda.CreateFunctionInput) {
+		in.LoggingConfig = &types.LoggingConfig{LogFormat: types.LogFormatJson}
+	})
+	conf, err := c.GetFunctionConfiguration(t.Context(), &lambda.GetFunctionConfigurationInput{FunctionName: aws.String("levels")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lc := conf.LoggingConfig; lc.ApplicationLogLevel != types.ApplicationLogLevelInfo || lc.SystemLogLevel != types.SystemLogLevelInfo {
+		t.Errorf("LoggingConfig = %+v, want INFO and INFO", lc)
+	}
+	_, err = c.UpdateFunctionConfiguration(t.Context(), &lambda.UpdateFunctionConfigurationInput{FunctionName: aws.String("levels"),
+		LoggingConfig: &types.LoggingConfig{SystemLogLevel: "LOUD"}})
+	wantAPIError(t, err, "InvalidParameterValueException", "loggingConfig.systemLogLevel")
+}
