@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -74,6 +77,14 @@ func superviseRuntime(cfg *initConfig, status *os.File, sigs <-chan os.Signal, f
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		fail("prctl", "PR_SET_DUMPABLE", err)
 	}
+	// The runtime shares the environment's pids limit with this init, so
+	// a fork bomb can leave the init unable to create a thread; the Go
+	// runtime makes one when a goroutine blocks and no idle thread is
+	// left, and dies (exit status 2) if it cannot. So the init keeps spare
+	// threads from the start and never collects garbage (it allocates
+	// next to nothing), which is what would otherwise want more threads.
+	debug.SetGCPercent(-1)
+	spareThreads(4)
 	// Handled signals are reset to the default in the runtime by execve
 	// (ignored ones would be inherited).
 	pid, err := syscall.ForkExec(cfg.Argv[0], cfg.Argv, &syscall.ProcAttr{Env: cfg.Env, Files: []uintptr{0, 1, 2}})
@@ -94,6 +105,28 @@ func superviseRuntime(cfg *initConfig, status *os.File, sigs <-chan os.Signal, f
 			_ = syscall.Kill(pid, syscall.SIGTERM)
 		}
 	}
+}
+
+// spareThreads makes the Go runtime start n more OS threads and keep them
+// idle: n goroutines hold a thread each at the same time, then release
+// it; the runtime parks released threads for reuse and never ends them.
+func spareThreads(n int) {
+	var held, done sync.WaitGroup
+	release := make(chan struct{})
+	for range n {
+		held.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread()
+			held.Done()
+			<-release
+			runtime.UnlockOSThread()
+		}()
+	}
+	held.Wait()
+	close(release)
+	done.Wait()
 }
 
 // reap collects every child that has exited, without blocking, and
