@@ -18,18 +18,11 @@ func (a *API) target(ctx context.Context, r *http.Request) (fn *lambda.Function,
 	if err != nil {
 		return nil, "", err
 	}
-	version, err := a.qualifierTarget(ctx, name, qualifier)
+	fn, err = a.qualifierTarget(ctx, name, qualifier)
 	if err != nil {
 		if qualifier == lambda.LatestVersion && r.URL.Query().Get("Qualifier") == "" && !hasQualifier(r.PathValue("name")) {
 			return nil, "", lambda.FunctionNotFound(a.id.FunctionARN(name))
 		}
-		return nil, "", err
-	}
-	fn, err = a.opts.Store.GetFunction(ctx, name, version)
-	if errors.Is(err, store.ErrNotFound) { // deleted meanwhile
-		return nil, "", lambda.FunctionNotFound(a.id.QualifiedARN(name, qualifier))
-	}
-	if err != nil {
 		return nil, "", err
 	}
 	invokedARN = a.id.QualifiedARN(name, qualifier)
