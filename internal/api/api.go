@@ -115,6 +115,11 @@ type Options struct {
 	// Metrics serves Prometheus metrics at GET /_gust/v1/metrics (signed,
 	// operation GustMetrics); nil answers that route with a 404.
 	Metrics http.Handler
+	// EventSourceMappings serves the event source mapping operations
+	// (event_source_mapping.go); Sources serves /_gust/v1/sources
+	// (gust_sources.go).
+	EventSourceMappings EventSourceMappings
+	Sources             Sources
 }
 
 // API is the http.Handler for every Gust endpoint.

@@ -44,6 +44,7 @@ func (a *API) routes() {
 	a.policyRoutes()
 	a.tagRoutes()
 	a.functionURLRoutes()
+	a.esmRoutes()
 	a.handle("GET /2016-08-19/account-settings", a.operation("lambda", "GetAccountSettings", maxControlBody, tooLarge("GetAccountSettings", maxControlBody), a.getAccountSettings))
 
 	// CloudWatch Logs and EventBridge (JSON 1.1): POST / with X-Amz-Target.
@@ -52,6 +53,7 @@ func (a *API) routes() {
 	a.mux.HandleFunc("GET /healthz", a.healthz)
 	a.mux.HandleFunc("GET /_gust/code/{token}", a.downloadCode)
 	a.iamRoutes()
+	a.sourceRoutes()
 	a.handle("GET /_gust/v1/metrics", a.operation("lambda", "GustMetrics", maxControlBody, tooLarge("GustMetrics", maxControlBody), a.gustMetrics))
 	a.handle("GET /_gust/v1/async/{name}", a.operation("lambda", "GustAsyncStats", maxControlBody, tooLarge("GustAsyncStats", maxControlBody), a.asyncStats))
 	a.handle("GET /_gust/v1/dlq", a.operation("lambda", "GustListDeadLetterQueues", maxControlBody, tooLarge("GustListDeadLetterQueues", maxControlBody), a.listDeadLetterQueues))

@@ -11,12 +11,13 @@ import (
 // only packages of a lower layer. Packages in one layer may not import
 // each other. Keep in step with docs/ARCHITECTURE.md.
 var layers = [][]string{
-	{"lambda", "iam/policy", "eventpattern", "schedule"},
-	{"urlevent", "config", "sandbox", "sigv4", "codecache", "natsd", "runtimes", "logs", "tracing"},
+	{"lambda", "iam/policy", "eventpattern", "schedule", "brokers"},
+	{"urlevent", "config", "sandbox", "sigv4", "codecache", "natsd", "runtimes", "logs", "tracing",
+		"brokers/rabbitmq", "brokers/jsbroker", "brokers/redisbroker"},
 	{"store", "runtimeapi", "iam"},
 	{"envpool"},
 	{"invoke"},
-	{"asyncq", "usage", "funcurl", "eventbus", "metrics"},
+	{"asyncq", "usage", "funcurl", "eventbus", "metrics", "esm"},
 	{"api"},
 	{"server"},
 	{"cli"},

@@ -1,0 +1,15 @@
+// Package esm runs event source mappings: Lambda's poll-based invocation.
+// It keeps mappings and the broker sources they name in the
+// "<prefix>_esm" JetStream KV bucket, answers the mapping operations of the
+// Lambda API, and on every node runs one poller per enabled mapping that
+// reads batches from RabbitMQ, NATS JetStream or Redis (internal/brokers),
+// shapes them as SQS, Amazon MQ or Kinesis events, and invokes the
+// function synchronously with Lambda's batching, filtering, partial-batch
+// and retry rules.
+//
+// Files: esm.go (the service and its dependencies), mappings*.go (the API
+// operations and their storage), sources.go (broker sources bound to
+// ARNs), manager.go (which mapping runs where, state and reconnects),
+// queue.go (SQS semantics), stream.go (Kinesis semantics), shape_*.go
+// (event shapes), batch_response.go (partial batch responses).
+package esm
