@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"gust/internal/invoke"
@@ -93,6 +94,9 @@ func (q *Queue) Redrive(ctx context.Context, queue, to string) (int, error) {
 			return false, nil
 		}
 		payload := []byte(d.Body)
+		if d.Kind == kindSourceFailure {
+			return false, lambda.KindInvalidParameterValue.Errorf("Message %d is an event source mapping's on-failure record: its records stay in their source and cannot be redriven to a function.", d.Sequence)
+		}
 		if d.Kind == kindDestination {
 			var r record
 			if err := json.Unmarshal(d.Body, &r); err != nil {
@@ -151,4 +155,28 @@ func (q *Queue) eachDeadLetter(ctx context.Context, queue string, f func(DeadLet
 		}
 		seq = m.Sequence + 1
 	}
+}
+
+// SendRecord stores an event source mapping's on-failure record (body) in
+// the Gust queue queueARN names; requestID and function are the failed
+// invocation's. The record is kept like any dead letter but cannot be
+// redriven: the records it describes stay in their source.
+func (q *Queue) SendRecord(ctx context.Context, queueARN string, body []byte, requestID, function string) error {
+	d, err := lambda.ParseDestination(queueARN)
+	if err != nil {
+		return err
+	}
+	if d.Kind != lambda.DestinationSQS || d.Region != q.opts.Identity.Region || d.Account != q.opts.Identity.Account {
+		return lambda.KindInvalidParameterValue.Errorf("On-failure destination %s must be a Gust queue (an SQS ARN) in this region and account.", queueARN)
+	}
+	m := nats.NewMsg(dlqSubject(d.Name))
+	m.Data = body
+	m.Header.Set(hdrRequestID, requestID)
+	m.Header.Set(hdrFunction, function)
+	m.Header.Set(hdrKind, kindSourceFailure)
+	m.Header.Set(hdrCondition, "RetryAttemptsExhausted")
+	if _, err := q.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("store on-failure record in %s: %w", d.Name, err)
+	}
+	return nil
 }

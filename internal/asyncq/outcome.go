@@ -162,6 +162,9 @@ func functionError(resp *invoke.Response) (typ, msg string) {
 const (
 	kindDestination = "destination" // body is a destination record
 	kindDeadLetter  = "dead-letter" // body is the event (DeadLetterConfig)
+	// kindSourceFailure: body is an event source mapping's on-failure
+	// record (SendRecord).
+	kindSourceFailure = "source-failure"
 )
 
 // deliver sends body to a destination ARN: a function (as a new async

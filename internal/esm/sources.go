@@ -2,9 +2,17 @@ package esm
 
 import (
 	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"gust/internal/lambda"
+	"gust/internal/natsd"
 )
 
 // Brokers a source can name.
@@ -82,9 +90,193 @@ func (src *Source) MQARN(id lambda.Identity) string {
 	return "arn:aws:mq:" + id.Region + ":" + id.Account + ":broker:" + src.Name + ":b-" + src.BrokerID
 }
 
+// validSourceName is an SQS queue name's alphabet and length, which also
+// suits Kinesis stream names and KV keys.
+var validSourceName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+func sourceKey(name string) string { return sourcePrefix + name }
+
+// Redacted is src with the password of its URL replaced by "****", for
+// everything that leaves the server.
+func (src Source) Redacted() Source {
+	u, err := url.Parse(src.URL)
+	if err != nil {
+		src.URL = "(unparsable URL)"
+		return src
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "****")
+	}
+	src.URL = u.String()
+	return src
+}
+
+// validate checks a source before it is stored and fills defaults.
+func (src *Source) validate() error {
+	bad := lambda.KindInvalidParameterValue.Errorf
+	if !validSourceName.MatchString(src.Name) {
+		return bad("Invalid source name %q: use 1 to 80 characters from [A-Za-z0-9_-].", src.Name)
+	}
+	u, err := url.Parse(src.URL)
+	if err != nil {
+		return bad("Invalid broker URL for source %s.", src.Name) // the URL itself may hold a password
+	}
+	schemes := map[string][]string{
+		BrokerRabbitMQ: {"amqp", "amqps"},
+		BrokerNATS:     {"nats", "tls"},
+		BrokerRedis:    {"redis", "rediss"},
+	}
+	ok, known := schemes[src.Broker]
+	if !known {
+		return bad("Unsupported broker %q: use rabbitmq, nats or redis.", src.Broker)
+	}
+	if !slices.Contains(ok, u.Scheme) {
+		return bad("A %s source needs a URL with scheme %s.", src.Broker, strings.Join(ok, " or "))
+	}
+	switch {
+	case src.Semantics == "":
+		src.Semantics = SemanticsQueue
+	case src.Semantics != SemanticsQueue && src.Semantics != SemanticsStream:
+		return bad("Unsupported semantics %q: use queue or stream.", src.Semantics)
+	}
+	if src.Broker == BrokerRabbitMQ && src.Semantics != SemanticsQueue {
+		return bad("A RabbitMQ source has queue semantics.")
+	}
+	if src.Shards < 0 || src.Shards > 1000 || (src.Shards > 1 && src.Semantics != SemanticsStream) {
+		return bad("Shards must be 1 to 1000, and only a stream source has shards.")
+	}
+	if src.Shards == 0 && src.Semantics == SemanticsStream {
+		src.Shards = 1
+	}
+	if src.MaxReceiveCount < 0 || (src.DeadLetter != "" && src.MaxReceiveCount == 0) {
+		return bad("A dead-letter target needs a MaxReceiveCount of 1 or more.")
+	}
+	if src.Broker == BrokerRabbitMQ && src.Queue == "" {
+		src.Queue = src.Name
+	}
+	if src.Broker != BrokerRabbitMQ && src.Stream == "" {
+		src.Stream = src.Name
+	}
+	return nil
+}
+
+// PutSource stores a new source. A source of that name already existing
+// is a ResourceConflictException.
+func (s *Service) PutSource(ctx context.Context, src Source) (*Source, error) {
+	if err := src.validate(); err != nil {
+		return nil, err
+	}
+	src.Created = time.Now().UTC()
+	src.BrokerID = uuid.NewString()
+	stored, err := natsd.UpdateJSON(ctx, s.kv, sourceKey(src.Name), func(cur *Source) (*Source, error) {
+		if cur != nil {
+			return nil, lambda.KindResourceConflict.Errorf("Source already exists: %s", src.Name)
+		}
+		return &src, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stored, nil
+}
+
+// GetSource returns one source, or a ResourceNotFoundException.
+func (s *Service) GetSource(ctx context.Context, name string) (*Source, error) {
+	src, _, err := natsd.GetJSON[Source](ctx, s.kv, sourceKey(name))
+	if err != nil {
+		return nil, err
+	}
+	if src == nil {
+		return nil, lambda.KindResourceNotFound.Errorf("Source not found: %s", name)
+	}
+	return src, nil
+}
+
+// ListSources returns every source, by name.
+func (s *Service) ListSources(ctx context.Context) ([]*Source, error) {
+	keys, err := s.kv.ListKeysFiltered(ctx, sourcePrefix+">")
+	if err != nil {
+		return nil, fmt.Errorf("list sources: %w", err)
+	}
+	var out []*Source
+	for k := range keys.Keys() {
+		src, _, err := natsd.GetJSON[Source](ctx, s.kv, k)
+		if err != nil {
+			return nil, err
+		}
+		if src != nil {
+			out = append(out, src)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Source) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// DeleteSource removes a source that no mapping uses; one in use is a
+// ResourceInUseException naming the mappings.
+func (s *Service) DeleteSource(ctx context.Context, name string) error {
+	src, err := s.GetSource(ctx, name)
+	if err != nil {
+		return err
+	}
+	mappings, err := s.listMappings(ctx)
+	if err != nil {
+		return err
+	}
+	var users []string
+	for _, rec := range mappings {
+		if arn := rec.Mapping.EventSourceArn; arn == src.ARN(s.id) || (arn != "" && arn == src.MQARN(s.id)) {
+			users = append(users, rec.Mapping.UUID)
+		}
+	}
+	if len(users) > 0 {
+		return lambda.KindResourceInUse.Errorf("Source %s is used by event source mappings %s.", name, strings.Join(users, ", "))
+	}
+	if err := s.kv.Delete(ctx, sourceKey(name)); err != nil {
+		return fmt.Errorf("delete source %s: %w", name, err)
+	}
+	return nil
+}
+
 // sourceByARN returns the source an event source ARN names (SQS, Kinesis
 // or Amazon MQ form), or a ResourceNotFound / InvalidParameterValue
 // *lambda.Error.
 func (s *Service) sourceByARN(ctx context.Context, arn string) (*Source, error) {
-	panic("TODO")
+	name, ok := sourceNameFromARN(s.id, arn)
+	if !ok {
+		return nil, lambda.KindInvalidParameterValue.Errorf("Unrecognized event source %s: Gust takes the SQS, Kinesis or Amazon MQ ARN of a source made with `gust source create` in region %s, account %s.", arn, s.id.Region, s.id.Account)
+	}
+	src, _, err := natsd.GetJSON[Source](ctx, s.kv, sourceKey(name))
+	if err != nil {
+		return nil, err
+	}
+	if src == nil || (src.ARN(s.id) != arn && src.MQARN(s.id) != arn) {
+		return nil, lambda.KindResourceNotFound.Errorf("Event source not found: %s", arn)
+	}
+	return src, nil
+}
+
+// sourceNameFromARN takes the source name out of an SQS, Kinesis or
+// Amazon MQ ARN of this region and account.
+func sourceNameFromARN(id lambda.Identity, arn string) (string, bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[1] != "aws" || parts[3] != id.Region || parts[4] != id.Account {
+		return "", false
+	}
+	var name string
+	switch parts[2] {
+	case "sqs":
+		name = parts[5]
+	case "kinesis":
+		name, _ = strings.CutPrefix(parts[5], "stream/")
+	case "mq":
+		rest, ok := strings.CutPrefix(parts[5], "broker:")
+		if !ok {
+			return "", false
+		}
+		name, _, _ = strings.Cut(rest, ":")
+	default:
+		return "", false
+	}
+	return name, validSourceName.MatchString(name)
 }

@@ -20,6 +20,7 @@ type Kind struct {
 var (
 	KindResourceNotFound      = Kind{"ResourceNotFoundException", http.StatusNotFound, "User"}
 	KindResourceConflict      = Kind{"ResourceConflictException", http.StatusConflict, "User"}
+	KindResourceInUse         = Kind{"ResourceInUseException", http.StatusBadRequest, "User"}
 	KindInvalidParameterValue = Kind{"InvalidParameterValueException", http.StatusBadRequest, "User"}
 	KindInvalidRequestContent = Kind{"InvalidRequestContentException", http.StatusBadRequest, "User"}
 	KindRequestEntityTooLarge = Kind{"RequestEntityTooLargeException", http.StatusRequestEntityTooLarge, "User"}

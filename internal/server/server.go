@@ -33,6 +33,7 @@ import (
 	"gust/internal/codecache"
 	"gust/internal/config"
 	"gust/internal/envpool"
+	"gust/internal/esm"
 	"gust/internal/eventbus"
 	"gust/internal/funcurl"
 	"gust/internal/iam"
@@ -66,6 +67,7 @@ type Server struct {
 	invoker  *invoke.Service
 	queue    *asyncq.Queue
 	events   *eventbus.Bus
+	esm      *esm.Service
 	metrics  *metrics.Registry
 	meter    *usage.Meter
 	tracer   *tracing.Tracer // nil unless --otlp-endpoint is set
@@ -186,6 +188,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("start server: %w", err)
 	}
 	s.metrics.UseAsyncQueue(asyncMetrics{s.queue})
+	// Event source mappings invoke synchronously, as Lambda's pollers do.
+	if s.esm, err = esm.Open(ctx, esm.Options{JS: s.nats.JS, Identity: id, Invoker: s.invoker,
+		Functions: s.store, Failures: s.queue, Logger: s.logger}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
 
 	// Other nodes sharing the store change functions too: drop what is
 	// cached or warm for a function whenever its stored state changes.
@@ -221,22 +228,24 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	urls := funcurl.New(funcurl.Options{Identity: id, Store: s.store, Invoker: s.invoker,
 		Verifier: &sigv4.Verifier{Secret: s.secret}, IAM: s.iam, Logger: s.logger})
 	handler := api.New(api.Options{
-		Identity:       id,
-		Store:          s.store,
-		Invoker:        s.invoker,
-		Async:          s.queue,
-		Usage:          s.meter,
-		Environments:   s.pool,
-		Verifier:       &sigv4.Verifier{Secret: s.secret},
-		IAM:            s.iam,
-		Logs:           s.logs.Handler(),
-		Events:         s.events.Handler(),
-		Metrics:        s.metrics.Handler(),
-		FunctionURLs:   urls,
-		Ready:          s.ready.Load,
-		Logger:         s.logger,
-		CodeURLSecret:  secret,
-		MaxConcurrency: cfg.MaxConcurrency,
+		Identity:            id,
+		Store:               s.store,
+		Invoker:             s.invoker,
+		Async:               s.queue,
+		Usage:               s.meter,
+		Environments:        s.pool,
+		Verifier:            &sigv4.Verifier{Secret: s.secret},
+		IAM:                 s.iam,
+		Logs:                s.logs.Handler(),
+		Events:              s.events.Handler(),
+		EventSourceMappings: s.esm,
+		Sources:             s.esm,
+		Metrics:             s.metrics.Handler(),
+		FunctionURLs:        urls,
+		Ready:               s.ready.Load,
+		Logger:              s.logger,
+		CodeURLSecret:       secret,
+		MaxConcurrency:      cfg.MaxConcurrency,
 	})
 	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("start server: listen: %w", err)
@@ -259,6 +268,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	// Schedules fire only once the API that manages them is up.
 	if err := s.events.Start(); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	if err := s.esm.Start(ctx); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
 	if !cfg.DeferReady {
@@ -305,6 +317,9 @@ func (s *Server) Pool() *envpool.Manager { return s.pool }
 // Async exposes the async invocation queue, for tests and metrics.
 func (s *Server) Async() *asyncq.Queue { return s.queue }
 
+// ESM returns the event source mapping service.
+func (s *Server) ESM() *esm.Service { return s.esm }
+
 // Usage exposes the usage meter, for tests.
 func (s *Server) Usage() *usage.Meter { return s.meter }
 
@@ -330,6 +345,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.events != nil {
 			// Before the queue: the scheduler enqueues into it.
 			errs = append(errs, s.events.Close())
+		}
+		if s.esm != nil {
+			// Batches being processed finish or go back to their broker.
+			if err := s.esm.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if s.queue != nil {
 			// Events still running when ctx ends are delivered again
