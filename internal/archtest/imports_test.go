@@ -3,6 +3,7 @@ package archtest
 import (
 	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -74,15 +75,26 @@ func TestImportRules(t *testing.T) {
 }
 
 // internalName returns "envpool" for "gust/internal/envpool" and for its
-// subpackages, except iam/policy, which sits below iam.
+// subpackages, except those the layer list names themselves (iam/policy,
+// which sits below iam, and the broker adapters above brokers).
 func internalName(path string) (string, bool) {
 	rest, ok := strings.CutPrefix(path, "gust/internal/")
 	if !ok {
 		return "", false
 	}
-	if rest == "iam/policy" {
+	if strings.Contains(rest, "/") && listed(rest) {
 		return rest, true
 	}
 	name, _, _ := strings.Cut(rest, "/")
 	return name, true
+}
+
+// listed reports whether the layer list names a package itself.
+func listed(name string) bool {
+	for _, l := range layers {
+		if slices.Contains(l, name) {
+			return true
+		}
+	}
+	return false
 }
