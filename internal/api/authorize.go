@@ -29,6 +29,10 @@ var actionOverrides = map[string]string{
 var accountWide = map[string]bool{
 	"ListFunctions":      true,
 	"GetAccountSettings": true,
+	// Event source mappings are created and listed account-wide; Get,
+	// Update and Delete act on the mapping's own ARN.
+	"CreateEventSourceMapping": true,
+	"ListEventSourceMappings":  true,
 }
 
 // authorize allows or refuses the verified caller's request for operation
@@ -109,6 +113,9 @@ func (a *API) actionAndResource(r *http.Request, body []byte, service, op string
 	}
 	if accountWide[op] {
 		return action, "*", "", ""
+	}
+	if id := r.PathValue("UUID"); id != "" && strings.HasSuffix(op, "EventSourceMapping") {
+		return action, a.id.EventSourceMappingARN(id), "", ""
 	}
 	label := r.PathValue("name")
 	switch {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"gust/internal/invoke"
@@ -20,11 +21,15 @@ type Invoker interface {
 	Invoke(ctx context.Context, req invoke.Request) (*invoke.Response, error)
 }
 
-// Functions reads function versions, to check a mapping's function.
+// Functions reads function versions and aliases, to check the function a
+// mapping names.
 type Functions interface {
 	// GetFunction returns one version, or an error matching
 	// store.ErrNotFound.
 	GetFunction(ctx context.Context, name, version string) (*lambda.Function, error)
+	// GetAlias returns one alias of a function, or an error matching
+	// store.ErrNotFound.
+	GetAlias(ctx context.Context, name, alias string) (*lambda.Alias, error)
 }
 
 // FailureQueue stores on-failure records in Gust queues named by SQS ARNs;
@@ -43,7 +48,8 @@ type Options struct {
 	// Prefix names the bucket "<Prefix>_esm". Default "gust".
 	Prefix   string
 	Replicas int // of the bucket when Open creates it; default 1
-	// NodeID names this node's consumers and leases. Default: random.
+	// NodeID names this node's consumers and stream leases; it should
+	// stay the same across restarts of one node. Default: random.
 	NodeID string
 	Logger *slog.Logger
 }
@@ -79,6 +85,9 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.NodeID == "" {
+		opts.NodeID = uuid.NewString()
+	}
 	kv, err := natsd.BindKeyValue(ctx, opts.JS, jetstream.KeyValueConfig{
 		Bucket:      opts.Prefix + "_esm",
 		Description: "Gust event source mappings, broker sources and stream checkpoints",
@@ -94,3 +103,6 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
+
+// Identity is the region and account of the ARNs the service makes.
+func (s *Service) Identity() lambda.Identity { return s.id }

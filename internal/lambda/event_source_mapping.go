@@ -73,6 +73,68 @@ type EventSourceMapping struct {
 	SourceAccessConfigurations     []SourceAccess  `json:"SourceAccessConfigurations,omitempty"`
 }
 
+// Kinds of event source, from the ARN a mapping names: they decide which
+// settings a mapping takes and their defaults.
+const (
+	ESMSourceQueue  = "queue"  // an SQS ARN
+	ESMSourceStream = "stream" // a Kinesis ARN
+	ESMSourceMQ     = "mq"     // an Amazon MQ broker ARN (a RabbitMQ source)
+)
+
+// State reasons and the processing result a new mapping starts with. Lambda
+// reports a new SQS or Amazon MQ mapping as USER_INITIATED and a new
+// stream mapping as "User action".
+const (
+	ESMReasonUserInitiated = "USER_INITIATED"
+	ESMReasonUserAction    = "User action"
+	ESMNoRecordsProcessed  = "No records processed"
+)
+
+// EventSourceMappingInput is the request body of CreateEventSourceMapping
+// and UpdateEventSourceMapping, with the Lambda API's JSON keys. Pointers,
+// and nil against empty slices, tell "left out" from a zero value: an
+// update changes only what it names, and FunctionResponseTypes [] or
+// FilterCriteria {} clear those settings.
+type EventSourceMappingInput struct {
+	FunctionName                   *string           `json:"FunctionName"`
+	EventSourceArn                 *string           `json:"EventSourceArn"`
+	Enabled                        *bool             `json:"Enabled"`
+	BatchSize                      *int              `json:"BatchSize"`
+	MaximumBatchingWindowInSeconds *int              `json:"MaximumBatchingWindowInSeconds"`
+	StartingPosition               *string           `json:"StartingPosition"`
+	StartingPositionTimestamp      *EpochSeconds     `json:"StartingPositionTimestamp"`
+	FilterCriteria                 *FilterCriteria   `json:"FilterCriteria"`
+	FunctionResponseTypes          []string          `json:"FunctionResponseTypes"`
+	ScalingConfig                  *ScalingConfig    `json:"ScalingConfig"`
+	DestinationConfig              *ESMDestination   `json:"DestinationConfig"`
+	MaximumRetryAttempts           *int              `json:"MaximumRetryAttempts"`
+	MaximumRecordAgeInSeconds      *int              `json:"MaximumRecordAgeInSeconds"`
+	BisectBatchOnFunctionError     *bool             `json:"BisectBatchOnFunctionError"`
+	ParallelizationFactor          *int              `json:"ParallelizationFactor"`
+	TumblingWindowInSeconds        *int              `json:"TumblingWindowInSeconds"`
+	Queues                         []string          `json:"Queues"`
+	SourceAccessConfigurations     []SourceAccess    `json:"SourceAccessConfigurations"`
+	Tags                           map[string]string `json:"Tags"`
+}
+
+// EventSourceMappingARN is the ARN of the mapping with this UUID, the
+// resource IAM evaluates Get, Update and Delete against.
+func (id Identity) EventSourceMappingARN(uuid string) string {
+	return "arn:aws:lambda:" + id.Region + ":" + id.Account + ":event-source-mapping:" + uuid
+}
+
+// EventSourceMappingNotFound is what Get, Update and Delete send for a
+// UUID no mapping has.
+func EventSourceMappingNotFound() *Error {
+	return KindResourceNotFound.Errorf("The resource you requested does not exist.")
+}
+
+// EventSourceMappingInUse refuses to change a mapping that is between
+// states (being created, updated, enabled, disabled or deleted).
+func EventSourceMappingInUse(op string) *Error {
+	return KindResourceInUse.Errorf("Cannot %s the event source mapping because it is in use.", op)
+}
+
 // EpochSeconds is a time the API writes as fractional epoch seconds, as
 // the Lambda REST API renders LastModified of event source mappings.
 type EpochSeconds struct{ time.Time }
