@@ -10,6 +10,8 @@
 // Files: esm.go (the service and its dependencies), mappings*.go (the API
 // operations and their storage), sources.go (broker sources bound to
 // ARNs), manager.go (which mapping runs where, state and reconnects),
-// queue.go (SQS semantics), stream.go (Kinesis semantics), shape_*.go
-// (event shapes), batch_response.go (partial batch responses).
+// lease.go (one node at a time per stream mapping), open.go (broker
+// adapters per source), queue.go (SQS semantics), stream.go and
+// checkpoint.go (Kinesis semantics), filter.go (FilterCriteria),
+// shape_*.go (event shapes), batch_response.go (partial batch responses).
 package esm

@@ -177,7 +177,12 @@ func (s *Service) poll(ctx context.Context, m *lambda.EventSourceMapping, st *st
 		return err
 	}
 	if src.Semantics == SemanticsStream {
-		return s.runStream(ctx, m, src, func(ctx context.Context, start brokers.StartAt) (brokers.Stream, error) {
+		lctx, release, err := s.holdLease(ctx, m.UUID)
+		if err != nil {
+			return err
+		}
+		defer release()
+		return s.runStream(lctx, m, src, func(ctx context.Context, start brokers.StartAt) (brokers.Stream, error) {
 			return s.openStream(ctx, src, start)
 		}, st)
 	}

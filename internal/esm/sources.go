@@ -97,17 +97,25 @@ var validSourceName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 func sourceKey(name string) string { return sourcePrefix + name }
 
 // Redacted is src with the password of its URL replaced by "****", for
-// everything that leaves the server.
+// everything that leaves the server. A user name given without a password
+// is masked too: alone, it may be the credential itself (a NATS token,
+// nats://TOKEN@host).
 func (src Source) Redacted() Source {
 	u, err := url.Parse(src.URL)
 	if err != nil {
 		src.URL = "(unparsable URL)"
 		return src
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "****")
+	const mask = "MASKED"
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), mask)
+		} else if u.User.Username() != "" {
+			u.User = url.User(mask)
+		}
 	}
-	src.URL = u.String()
+	// net/url would escape "*" in userinfo; the mask is put in after.
+	src.URL = strings.Replace(u.String(), mask+"@", "****@", 1)
 	return src
 }
 

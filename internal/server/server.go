@@ -17,6 +17,8 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -190,7 +193,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.metrics.UseAsyncQueue(asyncMetrics{s.queue})
 	// Event source mappings invoke synchronously, as Lambda's pollers do.
 	if s.esm, err = esm.Open(ctx, esm.Options{JS: s.nats.JS, Identity: id, Invoker: s.invoker,
-		Functions: s.store, Failures: s.queue, Logger: s.logger}); err != nil {
+		Functions: s.store, Failures: s.queue, NodeID: nodeID(cfg.DataDir), Logger: s.logger}); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
 
@@ -448,4 +451,21 @@ func (a asyncMetrics) AsyncStats(ctx context.Context, function string) (metrics.
 		DeadLettered:                st.DeadLettered,
 		DestinationDeliveryFailures: st.DestinationDeliveryFailures,
 	}, err
+}
+
+// nodeID names this node stably across restarts: its host and data dir.
+func nodeID(dataDir string) string {
+	host, _ := os.Hostname()
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	host = strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
+			return r
+		}
+		return '_'
+	}, host)
+	return host + "-" + hex.EncodeToString(sum[:6])
 }
