@@ -120,6 +120,10 @@ type Options struct {
 	// (gust_sources.go).
 	EventSourceMappings EventSourceMappings
 	Sources             Sources
+	// S3Events serves bucket notifications (gust_s3.go); Topics serves
+	// pub/sub topics (gust_topics.go).
+	S3Events S3Events
+	Topics   Topics
 }
 
 // API is the http.Handler for every Gust endpoint.

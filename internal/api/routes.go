@@ -54,6 +54,8 @@ func (a *API) routes() {
 	a.mux.HandleFunc("GET /_gust/code/{token}", a.downloadCode)
 	a.iamRoutes()
 	a.sourceRoutes()
+	a.s3Routes()
+	a.topicRoutes()
 	a.handle("GET /_gust/v1/metrics", a.operation("lambda", "GustMetrics", maxControlBody, tooLarge("GustMetrics", maxControlBody), a.gustMetrics))
 	a.handle("GET /_gust/v1/async/{name}", a.operation("lambda", "GustAsyncStats", maxControlBody, tooLarge("GustAsyncStats", maxControlBody), a.asyncStats))
 	a.handle("GET /_gust/v1/dlq", a.operation("lambda", "GustListDeadLetterQueues", maxControlBody, tooLarge("GustListDeadLetterQueues", maxControlBody), a.listDeadLetterQueues))

@@ -18,7 +18,7 @@ var layers = [][]string{
 	{"store", "runtimeapi", "iam"},
 	{"envpool"},
 	{"invoke"},
-	{"asyncq", "usage", "funcurl", "eventbus", "metrics", "esm"},
+	{"asyncq", "usage", "funcurl", "eventbus", "metrics", "esm", "s3events", "pubsub"},
 	{"api"},
 	{"server"},
 	{"cli"},

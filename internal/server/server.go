@@ -45,7 +45,9 @@ import (
 	"gust/internal/logs"
 	"gust/internal/metrics"
 	"gust/internal/natsd"
+	"gust/internal/pubsub"
 	"gust/internal/runtimes"
+	"gust/internal/s3events"
 	"gust/internal/sigv4"
 	"gust/internal/store"
 	"gust/internal/tracing"
@@ -71,6 +73,8 @@ type Server struct {
 	queue    *asyncq.Queue
 	events   *eventbus.Bus
 	esm      *esm.Service
+	s3events *s3events.Service
+	topics   *pubsub.Service
 	metrics  *metrics.Registry
 	meter    *usage.Meter
 	tracer   *tracing.Tracer // nil unless --otlp-endpoint is set
@@ -196,6 +200,17 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Functions: s.store, Failures: s.queue, NodeID: nodeID(cfg.DataDir), Logger: s.logger}); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
+	// Object-store notifications and pub/sub topics deliver through the
+	// invoke service's Event path, so the async queue applies retries and
+	// destinations.
+	if s.s3events, err = s3events.Open(ctx, s3events.Options{JS: s.nats.JS, Identity: id, Invoker: s.invoker,
+		Policies: s.store, Logger: s.logger}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	if s.topics, err = pubsub.Open(ctx, pubsub.Options{JS: s.nats.JS, Identity: id, Invoker: s.invoker,
+		NodeID: nodeID(cfg.DataDir), Logger: s.logger}); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
 
 	// Other nodes sharing the store change functions too: drop what is
 	// cached or warm for a function whenever its stored state changes.
@@ -243,6 +258,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Events:              s.events.Handler(),
 		EventSourceMappings: s.esm,
 		Sources:             s.esm,
+		S3Events:            s.s3events,
+		Topics:              s.topics,
 		Metrics:             s.metrics.Handler(),
 		FunctionURLs:        urls,
 		Ready:               s.ready.Load,
@@ -274,6 +291,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("start server: %w", err)
 	}
 	if err := s.esm.Start(ctx); err != nil {
+		return fmt.Errorf("start server: %w", err)
+	}
+	if err := s.topics.Start(ctx); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
 	if !cfg.DeferReady {
@@ -323,6 +343,12 @@ func (s *Server) Async() *asyncq.Queue { return s.queue }
 // ESM returns the event source mapping service.
 func (s *Server) ESM() *esm.Service { return s.esm }
 
+// S3Events returns the object-store notification service.
+func (s *Server) S3Events() *s3events.Service { return s.s3events }
+
+// Topics returns the pub/sub fan-out service.
+func (s *Server) Topics() *pubsub.Service { return s.topics }
+
 // Usage exposes the usage meter, for tests.
 func (s *Server) Usage() *usage.Meter { return s.meter }
 
@@ -348,6 +374,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if s.events != nil {
 			// Before the queue: the scheduler enqueues into it.
 			errs = append(errs, s.events.Close())
+		}
+		if s.topics != nil {
+			if err := s.topics.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if s.s3events != nil {
+			errs = append(errs, s.s3events.Close())
 		}
 		if s.esm != nil {
 			// Batches being processed finish or go back to their broker.
