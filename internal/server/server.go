@@ -208,7 +208,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("start server: %w", err)
 	}
 	if s.topics, err = pubsub.Open(ctx, pubsub.Options{JS: s.nats.JS, Identity: id, Invoker: s.invoker,
-		NodeID: nodeID(cfg.DataDir), Logger: s.logger}); err != nil {
+		Policies: s.store, NodeID: nodeID(cfg.DataDir), Logger: s.logger}); err != nil {
 		return fmt.Errorf("start server: %w", err)
 	}
 
