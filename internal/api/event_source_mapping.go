@@ -50,7 +50,8 @@ func (a *API) withESM(h handlerFunc) handlerFunc {
 }
 
 // esmOutput is Lambda's EventSourceMappingConfiguration. Lambda sends
-// FunctionResponseTypes as [] on SQS and Kinesis mappings that have none;
+// FunctionResponseTypes as [] on SQS, Kinesis and DynamoDB mappings that
+// have none;
 // the outer field shadows the stored one in JSON.
 type esmOutput struct {
 	*lambda.EventSourceMapping
@@ -62,7 +63,8 @@ func esmOut(m *lambda.EventSourceMapping) esmOutput {
 	switch {
 	case len(m.FunctionResponseTypes) > 0:
 		out.FunctionResponseTypes = &m.FunctionResponseTypes
-	case strings.HasPrefix(m.EventSourceArn, "arn:aws:sqs:"), strings.HasPrefix(m.EventSourceArn, "arn:aws:kinesis:"):
+	case strings.HasPrefix(m.EventSourceArn, "arn:aws:sqs:"), strings.HasPrefix(m.EventSourceArn, "arn:aws:kinesis:"),
+		lambda.IsDynamoDBStreamARN(m.EventSourceArn):
 		out.FunctionResponseTypes = &[]string{}
 	}
 	return out

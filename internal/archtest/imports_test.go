@@ -14,7 +14,7 @@ import (
 var layers = [][]string{
 	{"lambda", "iam/policy", "eventpattern", "schedule", "brokers"},
 	{"urlevent", "config", "sandbox", "sigv4", "codecache", "natsd", "runtimes", "logs", "tracing",
-		"brokers/rabbitmq", "brokers/jsbroker", "brokers/redisbroker"},
+		"brokers/rabbitmq", "brokers/jsbroker", "brokers/redisbroker", "brokers/pgstream"},
 	{"store", "runtimeapi", "iam"},
 	{"envpool"},
 	{"invoke"},

@@ -120,3 +120,14 @@ type StartAt struct {
 
 // SeqUint renders a 64-bit sequence number as a Seq (20 digits).
 func SeqUint(n uint64) string { return fmt.Sprintf("%020d", n) }
+
+// Confirmer is a Stream whose broker keeps the reader's position itself
+// and needs to be told what is done (a PostgreSQL replication slot). A
+// stream engine calls Confirm after it has saved a checkpoint at seq, so
+// the broker may discard everything up to seq; what was read but not
+// confirmed is read again after a reopen.
+type Confirmer interface {
+	// Confirm reports every record up to seq as processed. It is
+	// idempotent, and a seq below one already confirmed changes nothing.
+	Confirm(ctx context.Context, seq string) error
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -34,10 +35,11 @@ func (a *app) sourceCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "source",
 		Short: "Bind broker queues and streams to ARNs for event source mappings",
-		Long: `Bind a RabbitMQ queue, a NATS JetStream stream or a Redis stream to an
-AWS-style ARN, so that 'aws lambda create-event-source-mapping
---event-source-arn ARN' can feed it to a function, as it would an SQS
-queue, a Kinesis stream or an Amazon MQ broker.
+		Long: `Bind a RabbitMQ queue, a NATS JetStream stream, a Redis stream or the
+row changes of PostgreSQL tables to an AWS-style ARN, so that 'aws lambda
+create-event-source-mapping --event-source-arn ARN' can feed it to a
+function, as it would an SQS queue, a Kinesis stream, an Amazon MQ broker
+or a DynamoDB stream.
 
 A source with queue semantics gets an SQS ARN and SQS-shaped events:
   arn:aws:sqs:REGION:ACCOUNT:NAME
@@ -45,12 +47,15 @@ one with stream semantics a Kinesis ARN and Kinesis-shaped events:
   arn:aws:kinesis:REGION:ACCOUNT:stream/NAME
 and a RabbitMQ source also an Amazon MQ broker ARN, for aws:rmq events:
   arn:aws:mq:REGION:ACCOUNT:broker:NAME:b-ID
+and a PostgreSQL source a DynamoDB stream ARN and DynamoDB stream events:
+  arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/CREATED
 
 The broker URL holds its credentials: the server keeps it, and never
 shows its password again (it prints as ****).`,
 		Example: `  gust source create orders --rabbitmq amqp://guest:guest@127.0.0.1:5672/
   gust source create clicks --nats nats://127.0.0.1:4222 --stream CLICKS --kind stream
   gust source create jobs --redis redis://127.0.0.1:6379 --max-receive 3 --dead-letter jobs-dlq
+  gust source create shop --postgres postgres://app:pw@127.0.0.1:5432/shop --table public.orders
   gust source ls
   gust source rm orders`,
 		Args: cobra.ArbitraryArgs,
@@ -63,6 +68,9 @@ shows its password again (it prints as ****).`,
 // sourceFlags are the options of `gust source create`.
 type sourceFlags struct {
 	rabbitmq, nats, redis  string
+	postgres               string
+	tables                 []string
+	view, slot, pub        string
 	queue, stream, subject string
 	kind                   string
 	shards                 int
@@ -75,7 +83,7 @@ type sourceFlags struct {
 func (a *app) sourceCreateCommand() *cobra.Command {
 	var f sourceFlags
 	cmd := &cobra.Command{
-		Use:   "create NAME (--rabbitmq URL | --nats URL --stream S | --redis URL) [flags]",
+		Use:   "create NAME (--rabbitmq URL | --nats URL --stream S | --redis URL | --postgres URL --table T) [flags]",
 		Short: "Create a source and print the ARN to map it by",
 		Long: `Create a source named NAME (1 to 80 of A-Z a-z 0-9 _ -) on exactly one
 broker, and print its event source ARN on stdout; a RabbitMQ source's
@@ -87,6 +95,15 @@ command that maps the source to a function.
                   optionally only the subjects matching --subject
   --redis URL     redis:// or rediss://; reads the stream key --stream
                   (default NAME)
+  --postgres URL  postgres:// or postgresql://; streams the row changes
+                  of every --table schema.table (repeat it), through a
+                  logical replication slot (--slot) and a publication
+                  (--publication), both gust_NAME by default and made
+                  when missing. Needs wal_level=logical; tables need
+                  REPLICA IDENTITY FULL for complete old images.
+                  --view KEYS_ONLY|NEW_IMAGE|OLD_IMAGE|NEW_AND_OLD_IMAGES
+                  (default NEW_AND_OLD_IMAGES). Always a stream of one
+                  shard, mapped with ParallelizationFactor 1.
 
 A URL of "-" is read from $GUST_SOURCE_URL instead, which keeps its
 password out of the shell history and the process list.
@@ -99,12 +116,14 @@ again to TARGET (a subject a JetStream stream captures, or a stream key);
 RabbitMQ queues dead-letter with their own delivery limit and dead-letter
 exchange. --kind stream gives Kinesis semantics (NATS and Redis only):
 records in order, spread over --shards by partition key, checkpointed.
+A PostgreSQL source is always a stream, of DynamoDB stream records.
 
 With --json the server's answer is printed:
 {"Source":{…},"EventSourceArn":"…","MQBrokerArn":"…"}.`,
 		Example: `  gust source create orders --rabbitmq amqp://guest:guest@127.0.0.1:5672/ --queue orders
   GUST_SOURCE_URL=nats://app:pw@127.0.0.1:4222 gust source create clicks --nats - --stream CLICKS --kind stream --shards 4
   gust source create jobs --redis redis://127.0.0.1:6379 --stream jobs --visibility-timeout 1m --max-receive 3 --dead-letter jobs-dlq
+  gust source create shop --postgres - --table public.orders --table public.payments --view NEW_IMAGE
   aws lambda create-event-source-mapping --function-name worker --event-source-arn arn:aws:sqs:us-east-1:000000000000:jobs`,
 		Args: exactArgs(1, "a source name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -139,6 +158,11 @@ With --json the server's answer is printed:
 	fl.StringVar(&f.rabbitmq, "rabbitmq", "", "RabbitMQ URL (amqp://USER:PASS@HOST:5672/VHOST; '-' = $"+sourceURLEnv+")")
 	fl.StringVar(&f.nats, "nats", "", "NATS URL (nats://[USER:PASS@]HOST:4222; '-' = $"+sourceURLEnv+")")
 	fl.StringVar(&f.redis, "redis", "", "Redis URL (redis://[:PASS@]HOST:6379/DB; '-' = $"+sourceURLEnv+")")
+	fl.StringVar(&f.postgres, "postgres", "", "PostgreSQL URL (postgres://USER:PASS@HOST:5432/DB; '-' = $"+sourceURLEnv+")")
+	fl.StringArrayVar(&f.tables, "table", nil, "PostgreSQL table whose changes to stream, schema.table (repeatable; required with --postgres)")
+	fl.StringVar(&f.view, "view", "", "what PostgreSQL change records carry: KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES (default)")
+	fl.StringVar(&f.slot, "slot", "", "PostgreSQL logical replication slot (default gust_NAME)")
+	fl.StringVar(&f.pub, "publication", "", "PostgreSQL publication (default gust_NAME)")
 	fl.StringVar(&f.queue, "queue", "", "RabbitMQ queue to read (default: NAME)")
 	fl.StringVar(&f.stream, "stream", "", "JetStream stream (required with --nats) or Redis stream key (default: NAME)")
 	fl.StringVar(&f.subject, "subject", "", "only the JetStream subjects matching this filter (default: all of the stream's)")
@@ -160,16 +184,18 @@ func (f *sourceFlags) source(cmd *cobra.Command, name string) (esm.Source, error
 	}
 	set := cmd.Flags().Changed
 	src := esm.Source{Name: name, Semantics: f.kind, Queue: f.queue, Stream: f.stream, Subject: f.subject,
-		Shards: f.shards, MaxReceiveCount: f.maxReceive, DeadLetter: f.deadLetter}
+		Shards: f.shards, MaxReceiveCount: f.maxReceive, DeadLetter: f.deadLetter,
+		Tables: f.tables, StreamViewType: f.view, Slot: f.slot, Publication: f.pub}
 	n := 0
-	for _, b := range []struct{ broker, url string }{{esm.BrokerRabbitMQ, f.rabbitmq}, {esm.BrokerNATS, f.nats}, {esm.BrokerRedis, f.redis}} {
+	for _, b := range []struct{ broker, url string }{{esm.BrokerRabbitMQ, f.rabbitmq}, {esm.BrokerNATS, f.nats},
+		{esm.BrokerRedis, f.redis}, {esm.BrokerPostgres, f.postgres}} {
 		if set(b.broker) {
 			n++
 			src.Broker, src.URL = b.broker, b.url
 		}
 	}
 	if n != 1 {
-		return bad("give exactly one of --rabbitmq URL, --nats URL or --redis URL")
+		return bad("give exactly one of --rabbitmq URL, --nats URL or --redis URL, or --postgres URL with --table")
 	}
 	if src.URL == "-" {
 		src.URL = os.Getenv(sourceURLEnv)
@@ -182,6 +208,14 @@ func (f *sourceFlags) source(cmd *cobra.Command, name string) (esm.Source, error
 	}
 	if f.kind != esm.SemanticsQueue && f.kind != esm.SemanticsStream {
 		return bad("--kind must be queue or stream, not %q", f.kind)
+	}
+	if src.Broker == esm.BrokerPostgres {
+		return f.postgresSource(cmd, src)
+	}
+	for _, flag := range []string{"table", "view", "slot", "publication"} {
+		if set(flag) {
+			return bad("--%s does not apply here: only a --postgres source has it", flag)
+		}
 	}
 	for _, c := range []struct {
 		flag, why string
@@ -226,12 +260,37 @@ func (f *sourceFlags) source(cmd *cobra.Command, name string) (esm.Source, error
 	return src, nil
 }
 
+// postgresSource finishes a --postgres source: a stream of one shard of
+// the --table changes. The server checks the names.
+func (f *sourceFlags) postgresSource(cmd *cobra.Command, src esm.Source) (esm.Source, error) {
+	set := cmd.Flags().Changed
+	for _, flag := range []string{"queue", "stream", "subject", "visibility-timeout", "max-receive", "dead-letter"} {
+		if set(flag) {
+			return esm.Source{}, usageError{cmd: cmd, err: fmt.Errorf("--%s does not apply here: a --postgres source reads --table changes", flag)}
+		}
+	}
+	if set("kind") && f.kind != esm.SemanticsStream {
+		return esm.Source{}, usageError{cmd: cmd, err: errors.New("--kind: a --postgres source is a stream (DynamoDB stream records)")}
+	}
+	if set("shards") && f.shards != 1 {
+		return esm.Source{}, usageError{cmd: cmd, err: errors.New("--shards: a --postgres source has one shard, as its replication slot has one reader")}
+	}
+	if len(f.tables) == 0 {
+		return esm.Source{}, usageError{cmd: cmd, err: errors.New("--postgres needs --table schema.table: the tables whose changes to stream")}
+	}
+	src.Semantics = esm.SemanticsStream
+	return src, nil
+}
+
 // printMappingHint tells on stderr how to map the new source to a
 // function, with its ARNs filled in.
 func (a *app) printMappingHint(out sourceInfo) {
 	src := out.Source
 	what := src.Broker + " queue " + src.Queue
-	if src.Broker != esm.BrokerRabbitMQ {
+	switch src.Broker {
+	case esm.BrokerPostgres:
+		what = "postgres tables " + reads(src)
+	case esm.BrokerNATS, esm.BrokerRedis:
 		what = src.Broker + " stream " + src.Stream
 	}
 	fmt.Fprintf(a.stderr, "created source %s (%s, %s semantics)\n", src.Name, what, src.Semantics)
@@ -260,37 +319,30 @@ With --json the server's answer is printed: {"Sources":[…]}.`,
   gust source ls --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.gustClient()
-			if err != nil {
-				return err
-			}
-			var out struct{ Sources []sourceInfo }
-			if err := c.send(cmd.Context(), http.MethodGet, "/_gust/v1/sources", nil, &out); err != nil {
-				return fmt.Errorf("list sources: %w", err)
-			}
-			if asJSON {
-				return writeIndentedJSON(a.stdout, out)
-			}
-			if len(out.Sources) == 0 {
-				fmt.Fprintln(a.stderr, "no sources")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SOURCE\tBROKER\tKIND\tREADS\tURL\tEVENT SOURCE ARN")
-			for _, s := range out.Sources {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Source.Name, s.Source.Broker, s.Source.Semantics, reads(s.Source), s.Source.URL, s.EventSourceArn)
-			}
-			return tw.Flush()
+			return getAndPrint(a, cmd.Context(), "/_gust/v1/sources", "list sources", asJSON, func(out struct{ Sources []sourceInfo }) error {
+				if len(out.Sources) == 0 {
+					fmt.Fprintln(a.stderr, "no sources")
+					return nil
+				}
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SOURCE\tBROKER\tKIND\tREADS\tURL\tEVENT SOURCE ARN")
+				for _, s := range out.Sources {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Source.Name, s.Source.Broker, s.Source.Semantics, reads(s.Source), s.Source.URL, s.EventSourceArn)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the server's JSON answer")
 	return cmd
 }
 
-// reads names what a source consumes: its queue, or its stream and the
-// subject filter.
+// reads names what a source consumes: its queue, its stream and the
+// subject filter, or its tables.
 func reads(src esm.Source) string {
 	switch {
+	case src.Broker == esm.BrokerPostgres:
+		return strings.Join(src.Tables, ",")
 	case src.Broker == esm.BrokerRabbitMQ:
 		return src.Queue
 	case src.Subject != "":
@@ -311,18 +363,7 @@ printed: {"Source":{…},"EventSourceArn":"…","MQBrokerArn":"…"}.`,
 		Example: `  gust source show orders`,
 		Args:    exactArgs(1, "a source name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.gustClient()
-			if err != nil {
-				return err
-			}
-			var out sourceInfo
-			if err := c.send(cmd.Context(), http.MethodGet, "/_gust/v1/sources/"+url.PathEscape(args[0]), nil, &out); err != nil {
-				return fmt.Errorf("source %s: %w", args[0], err)
-			}
-			if asJSON {
-				return writeIndentedJSON(a.stdout, out)
-			}
-			return a.printSource(out)
+			return getAndPrint(a, cmd.Context(), "/_gust/v1/sources/"+url.PathEscape(args[0]), "source "+args[0], asJSON, a.printSource)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the server's JSON answer")
@@ -334,9 +375,13 @@ printed: {"Source":{…},"EventSourceArn":"…","MQBrokerArn":"…"}.`,
 func (a *app) printSource(out sourceInfo) error {
 	s := out.Source
 	lines := [][2]string{{"source", s.Name}, {"broker", s.Broker}, {"kind", s.Semantics}, {"url", s.URL}}
-	if s.Broker == esm.BrokerRabbitMQ {
+	switch s.Broker {
+	case esm.BrokerRabbitMQ:
 		lines = append(lines, [2]string{"queue", s.Queue})
-	} else {
+	case esm.BrokerPostgres:
+		lines = append(lines, [2]string{"tables", reads(s)}, [2]string{"stream view type", s.StreamViewType},
+			[2]string{"slot", s.Slot}, [2]string{"publication", s.Publication})
+	default:
 		lines = append(lines, [2]string{"stream", s.Stream})
 	}
 	if s.Broker == esm.BrokerNATS {
@@ -369,7 +414,9 @@ func (a *app) sourceRmCommand() *cobra.Command {
 		Long: `Delete a source. A source that event source mappings still use is kept
 (ResourceInUseException, naming their UUIDs): delete those mappings first
 with 'aws lambda delete-event-source-mapping --uuid UUID'. The queue or
-stream on the broker is left as it is.`,
+stream on the broker is left as it is; a PostgreSQL source's replication
+slot is dropped (so that the database stops keeping WAL for it), its
+publication kept.`,
 		Example: `  gust source rm orders`,
 		Args:    exactArgs(1, "a source name"),
 		RunE: func(cmd *cobra.Command, args []string) error {

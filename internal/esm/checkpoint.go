@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"gust/internal/brokers"
 	"gust/internal/natsd"
 )
 
@@ -61,6 +62,28 @@ func shardID(n int) string { return fmt.Sprintf("shardId-%012d", n) }
 
 func checkpointKey(uuid string, id laneID) string {
 	return checkpointPrefix + uuid + "." + shardID(id.shard) + "." + strconv.Itoa(id.lane)
+}
+
+// checkpoint moves the lane's checkpoint forward to seq. A reader whose
+// broker keeps the position itself (brokers.Confirmer) is then told, so
+// that it only ever discards what a saved checkpoint covers; failing to
+// tell it is logged, as the next checkpoint tells it again and a restart
+// before then only reads records that the checkpoint skips.
+func (l *lane) checkpoint(ctx context.Context, seq string) error {
+	if seq <= l.saved {
+		return nil
+	}
+	cp := checkpoint{Seq: seq, Shards: l.cfg.shards, Lanes: l.cfg.lanes}
+	if err := l.s.saveCheckpoint(ctx, l.key, cp); err != nil {
+		return err
+	}
+	l.saved, l.savedAt = seq, time.Now()
+	if c, ok := l.reader.(brokers.Confirmer); ok {
+		if err := c.Confirm(ctx, seq); err != nil {
+			l.log.Warn("confirm stream position to the broker", "sequence", seq, "err", err)
+		}
+	}
+	return nil
 }
 
 // saveCheckpoint writes a lane's checkpoint. It outlives ctx by a few

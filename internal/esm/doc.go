@@ -2,8 +2,9 @@
 // It keeps mappings and the broker sources they name in the
 // "<prefix>_esm" JetStream KV bucket, answers the mapping operations of the
 // Lambda API, and on every node runs one poller per enabled mapping that
-// reads batches from RabbitMQ, NATS JetStream or Redis (internal/brokers),
-// shapes them as SQS, Amazon MQ or Kinesis events, and invokes the
+// reads batches from RabbitMQ, NATS JetStream, Redis or PostgreSQL logical
+// replication (internal/brokers), shapes them as SQS, Amazon MQ, Kinesis
+// or DynamoDB Streams events, and invokes the
 // function synchronously with Lambda's batching, filtering, partial-batch
 // and retry rules.
 //

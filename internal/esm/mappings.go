@@ -238,7 +238,7 @@ func (s *Service) sourceKind(ctx context.Context, arn string) (string, error) {
 // kindOfARN is the kind an event source ARN's service implies.
 func kindOfARN(arn string) string {
 	switch {
-	case strings.HasPrefix(arn, "arn:aws:kinesis:"):
+	case strings.HasPrefix(arn, "arn:aws:kinesis:"), lambda.IsDynamoDBStreamARN(arn):
 		return lambda.ESMSourceStream
 	case strings.HasPrefix(arn, "arn:aws:mq:"):
 		return lambda.ESMSourceMQ

@@ -5,6 +5,7 @@ import (
 
 	"gust/internal/brokers"
 	"gust/internal/brokers/jsbroker"
+	"gust/internal/brokers/pgstream"
 	"gust/internal/brokers/rabbitmq"
 	"gust/internal/brokers/redisbroker"
 	"gust/internal/lambda"
@@ -51,13 +52,21 @@ func prefetch(m *lambda.EventSourceMapping) int {
 	return min(batch*conc, maxPrefetch)
 }
 
-// openStream opens a reader of a stream source from start.
+// openStream opens a reader of a stream source from start. A PostgreSQL
+// source's reader is its replication slot's only one (see pgstream).
 func (s *Service) openStream(ctx context.Context, src *Source, start brokers.StartAt) (brokers.Stream, error) {
 	switch src.Broker {
 	case BrokerNATS:
 		return jsbroker.OpenStream(ctx, jsbroker.StreamConfig{URL: src.URL, Stream: src.Stream, Subject: src.Subject, Start: start})
 	case BrokerRedis:
 		return redisbroker.OpenStream(ctx, redisbroker.StreamConfig{URL: src.URL, Stream: src.Stream, Start: start})
+	case BrokerPostgres:
+		if start.After == "" && start.Position == lambda.StartAtTimestamp {
+			return nil, lambda.KindInvalidParameterValue.Errorf("Source %s is a DynamoDB stream: start at TRIM_HORIZON or LATEST, not AT_TIMESTAMP.", src.Name)
+		}
+		return pgstream.Open(ctx, pgstream.Config{URL: src.URL, Tables: src.Tables, ViewType: src.StreamViewType,
+			Slot: src.Slot, Publication: src.Publication, Start: start,
+			Logger: s.log.With("source", src.Name, "slot", src.Slot)})
 	}
 	return nil, lambda.KindInvalidParameterValue.Errorf("Source %s names a broker without streams %q.", src.Name, src.Broker)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"gust/internal/brokers/pgstream"
 	"gust/internal/lambda"
 	"gust/internal/natsd"
 )
@@ -20,6 +21,9 @@ const (
 	BrokerRabbitMQ = "rabbitmq"
 	BrokerNATS     = "nats"
 	BrokerRedis    = "redis"
+	// BrokerPostgres is a PostgreSQL database whose table changes a
+	// logical replication slot streams (DynamoDB Streams shape).
+	BrokerPostgres = "postgres"
 )
 
 // Semantics of a source: how a mapping consumes it and the event shape.
@@ -28,14 +32,18 @@ const (
 	SemanticsStream = "stream" // Kinesis: ordered shards, checkpoints; ARN arn:aws:kinesis:…:stream/<name>
 )
 
+// ddbLabelLayout is the stream label of a DynamoDB stream ARN: the
+// stream's creation time.
+const ddbLabelLayout = "2006-01-02T15:04:05.000"
+
 // Source binds a broker queue or stream to an AWS-style ARN, so that
 // CreateEventSourceMapping can name it. URL carries the broker's
 // credentials: it is a secret, never returned by the API nor logged (see
 // Source.Redacted).
 type Source struct {
 	Name      string `json:"name"`
-	Broker    string `json:"broker"`    // BrokerRabbitMQ, BrokerNATS or BrokerRedis
-	URL       string `json:"url"`       // amqp://, nats://, redis:// with credentials
+	Broker    string `json:"broker"`    // BrokerRabbitMQ, BrokerNATS, BrokerRedis or BrokerPostgres
+	URL       string `json:"url"`       // amqp://, nats://, redis://, postgres:// with credentials
 	Semantics string `json:"semantics"` // SemanticsQueue or SemanticsStream
 	// Queue is the RabbitMQ queue (default: Name).
 	Queue string `json:"queue,omitempty"`
@@ -60,8 +68,21 @@ type Source struct {
 	DeadLetter      string `json:"deadLetter,omitempty"`
 	// BrokerID is a random id in the Amazon MQ broker ARN of a RabbitMQ
 	// source.
-	BrokerID string    `json:"brokerId,omitempty"`
-	Created  time.Time `json:"created"`
+	BrokerID string `json:"brokerId,omitempty"`
+	// Tables are a PostgreSQL source's tables, "schema.table" ("table"
+	// alone is in schema public); their row changes are the stream.
+	Tables []string `json:"tables,omitempty"`
+	// StreamViewType is what a PostgreSQL source's records carry:
+	// KEYS_ONLY, NEW_IMAGE, OLD_IMAGE or NEW_AND_OLD_IMAGES (the
+	// default). Old images are complete only for tables with REPLICA
+	// IDENTITY FULL.
+	StreamViewType string `json:"streamViewType,omitempty"`
+	// Slot and Publication are a PostgreSQL source's logical replication
+	// slot and publication, created when missing (default for both:
+	// gust_<name>, lowercased, "-" as "_").
+	Slot        string    `json:"slot,omitempty"`
+	Publication string    `json:"publication,omitempty"`
+	Created     time.Time `json:"created"`
 }
 
 // VisibilityTimeout is the source's visibility timeout in force.
@@ -72,8 +93,14 @@ func (src *Source) VisibilityTimeout() time.Duration {
 	return time.Duration(src.VisibilityTimeoutMillis) * time.Millisecond
 }
 
-// ARN is the source's SQS or Kinesis ARN.
+// ARN is the source's SQS, Kinesis or (PostgreSQL) DynamoDB stream ARN.
+// A DynamoDB stream ARN names the source as its table, and the source's
+// creation time as its stream label:
+// arn:aws:dynamodb:REGION:ACCOUNT:table/NAME/stream/2006-01-02T15:04:05.000.
 func (src *Source) ARN(id lambda.Identity) string {
+	if src.Broker == BrokerPostgres {
+		return "arn:aws:dynamodb:" + id.Region + ":" + id.Account + ":table/" + src.Name + "/stream/" + src.Created.UTC().Format(ddbLabelLayout)
+	}
 	if src.Semantics == SemanticsStream {
 		return "arn:aws:kinesis:" + id.Region + ":" + id.Account + ":stream/" + src.Name
 	}
@@ -114,8 +141,13 @@ func (src Source) Redacted() Source {
 			u.User = url.User(mask)
 		}
 	}
+	if q := u.Query(); q.Has("password") { // libpq's URLs may carry it here
+		q.Set("password", mask)
+		u.RawQuery = q.Encode()
+	}
 	// net/url would escape "*" in userinfo; the mask is put in after.
 	src.URL = strings.Replace(u.String(), mask+"@", "****@", 1)
+	src.URL = strings.Replace(src.URL, "password="+mask, "password=****", 1)
 	return src
 }
 
@@ -133,13 +165,20 @@ func (src *Source) validate() error {
 		BrokerRabbitMQ: {"amqp", "amqps"},
 		BrokerNATS:     {"nats", "tls"},
 		BrokerRedis:    {"redis", "rediss"},
+		BrokerPostgres: {"postgres", "postgresql"},
 	}
 	ok, known := schemes[src.Broker]
 	if !known {
-		return bad("Unsupported broker %q: use rabbitmq, nats or redis.", src.Broker)
+		return bad("Unsupported broker %q: use rabbitmq, nats, redis or postgres.", src.Broker)
 	}
 	if !slices.Contains(ok, u.Scheme) {
 		return bad("A %s source needs a URL with scheme %s.", src.Broker, strings.Join(ok, " or "))
+	}
+	if src.Broker == BrokerPostgres {
+		return src.validatePostgres()
+	}
+	if len(src.Tables) > 0 || src.StreamViewType != "" || src.Slot != "" || src.Publication != "" {
+		return bad("Only a PostgreSQL source has tables, a stream view type, a slot and a publication.")
 	}
 	switch {
 	case src.Semantics == "":
@@ -243,16 +282,19 @@ func (s *Service) DeleteSource(ctx context.Context, name string) error {
 	if err := s.kv.Delete(ctx, sourceKey(name)); err != nil {
 		return fmt.Errorf("delete source %s: %w", name, err)
 	}
+	if src.Broker == BrokerPostgres {
+		s.dropSlot(ctx, src)
+	}
 	return nil
 }
 
-// sourceByARN returns the source an event source ARN names (SQS, Kinesis
-// or Amazon MQ form), or a ResourceNotFound / InvalidParameterValue
+// sourceByARN returns the source an event source ARN names (SQS, Kinesis,
+// DynamoDB stream or Amazon MQ form), or a ResourceNotFound / InvalidParameterValue
 // *lambda.Error.
 func (s *Service) sourceByARN(ctx context.Context, arn string) (*Source, error) {
 	name, ok := sourceNameFromARN(s.id, arn)
 	if !ok {
-		return nil, lambda.KindInvalidParameterValue.Errorf("Unrecognized event source %s: Gust takes the SQS, Kinesis or Amazon MQ ARN of a source made with `gust source create` in region %s, account %s.", arn, s.id.Region, s.id.Account)
+		return nil, lambda.KindInvalidParameterValue.Errorf("Unrecognized event source %s: Gust takes the SQS, Kinesis, DynamoDB stream or Amazon MQ ARN of a source made with `gust source create` in region %s, account %s.", arn, s.id.Region, s.id.Account)
 	}
 	src, _, err := natsd.GetJSON[Source](ctx, s.kv, sourceKey(name))
 	if err != nil {
@@ -264,8 +306,9 @@ func (s *Service) sourceByARN(ctx context.Context, arn string) (*Source, error) 
 	return src, nil
 }
 
-// sourceNameFromARN takes the source name out of an SQS, Kinesis or
-// Amazon MQ ARN of this region and account.
+// sourceNameFromARN takes the source name out of an SQS, Kinesis,
+// DynamoDB stream (table/NAME/stream/LABEL) or Amazon MQ ARN of this
+// region and account.
 func sourceNameFromARN(id lambda.Identity, arn string) (string, bool) {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" || parts[1] != "aws" || parts[3] != id.Region || parts[4] != id.Account {
@@ -277,6 +320,16 @@ func sourceNameFromARN(id lambda.Identity, arn string) (string, bool) {
 		name = parts[5]
 	case "kinesis":
 		name, _ = strings.CutPrefix(parts[5], "stream/")
+	case "dynamodb":
+		rest, ok := strings.CutPrefix(parts[5], "table/")
+		if !ok {
+			return "", false
+		}
+		var label string
+		name, label, _ = strings.Cut(rest, "/stream/")
+		if _, err := time.Parse(ddbLabelLayout, label); err != nil {
+			return "", false
+		}
 	case "mq":
 		rest, ok := strings.CutPrefix(parts[5], "broker:")
 		if !ok {
@@ -287,4 +340,69 @@ func sourceNameFromARN(id lambda.Identity, arn string) (string, bool) {
 		return "", false
 	}
 	return name, validSourceName.MatchString(name)
+}
+
+// validatePostgres checks a PostgreSQL source and fills its defaults: a
+// stream of one shard (a replication slot has one reader), tables as
+// "schema.table", NEW_AND_OLD_IMAGES, and slot and publication names.
+func (src *Source) validatePostgres() error {
+	bad := lambda.KindInvalidParameterValue.Errorf
+	switch src.Semantics {
+	case "", SemanticsStream:
+		src.Semantics = SemanticsStream
+	default:
+		return bad("A PostgreSQL source has stream semantics: its changes are a DynamoDB stream.")
+	}
+	if src.Shards > 1 {
+		return bad("A PostgreSQL source has exactly one shard: a replication slot has one reader.")
+	}
+	src.Shards = 1
+	if src.Queue != "" || src.Stream != "" || src.Subject != "" || src.MaxReceiveCount != 0 || src.DeadLetter != "" || src.VisibilityTimeoutMillis != 0 {
+		return bad("A PostgreSQL source takes tables, a stream view type, a slot and a publication; not a queue, stream, subject, visibility timeout or redrive policy.")
+	}
+	if len(src.Tables) == 0 {
+		return bad("A PostgreSQL source needs at least one table (schema.table).")
+	}
+	var tables []string
+	for _, t := range src.Tables {
+		if !strings.Contains(t, ".") {
+			t = "public." + t
+		}
+		if !pgstream.ValidTable.MatchString(t) {
+			return bad("Invalid table %q: use schema.table, each an unquoted SQL identifier of at most 63 characters.", t)
+		}
+		if !slices.Contains(tables, t) {
+			tables = append(tables, t)
+		}
+	}
+	src.Tables = tables
+	if src.StreamViewType == "" {
+		src.StreamViewType = pgstream.NewAndOldImages
+	}
+	if !slices.Contains(pgstream.ViewTypes, src.StreamViewType) {
+		return bad("Invalid StreamViewType %q: use %s.", src.StreamViewType, strings.Join(pgstream.ViewTypes, ", "))
+	}
+	def := "gust_" + strings.ReplaceAll(strings.ToLower(src.Name), "-", "_")
+	if src.Slot == "" {
+		src.Slot = def[:min(len(def), 63)]
+	}
+	if src.Publication == "" {
+		src.Publication = def[:min(len(def), 63)]
+	}
+	if !pgstream.ValidSlot.MatchString(src.Slot) || !pgstream.ValidSlot.MatchString(src.Publication) {
+		return bad("Invalid slot %q or publication %q: use 1 to 63 of [a-z0-9_].", src.Slot, src.Publication)
+	}
+	return nil
+}
+
+// dropSlot drops a deleted PostgreSQL source's replication slot, so that
+// the database stops keeping WAL for it. Failing is logged, not returned:
+// the source is gone either way, and the slot can be dropped by hand.
+func (s *Service) dropSlot(ctx context.Context, src *Source) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pgstream.DropSlot(ctx, src.URL, src.Slot); err != nil {
+		s.log.Warn("drop the replication slot of a deleted source; drop it with pg_drop_replication_slot",
+			"source", src.Name, "slot", src.Slot, "err", err)
+	}
 }

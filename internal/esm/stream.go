@@ -59,6 +59,7 @@ type streamConfig struct {
 	filters        *filters
 	functionName   string
 	source         kinesisSource // ShardID left empty
+	shape          streamShape   // Kinesis, or DynamoDB for PostgreSQL sources
 	open           openStreamFunc
 }
 
@@ -85,7 +86,12 @@ func (s *Service) newStreamConfig(ctx context.Context, m *lambda.EventSourceMapp
 		functionName:   ref.Name,
 		source: kinesisSource{StreamARN: src.ARN(s.id), Region: s.id.Region,
 			IdentityARN: s.invokeIdentity(ctx, ref)},
-		open: open,
+		shape: shapeFor(src),
+		open:  open,
+	}
+	if src.Broker == BrokerPostgres && c.shards*c.lanes != 1 {
+		return nil, fmt.Errorf("stream mapping %s: a PostgreSQL source is read by one lane (its replication slot has one reader), not %d shards of %d lanes",
+			m.UUID, c.shards, c.lanes)
 	}
 	c.lanes = max(c.lanes, 1)
 	c.batchSize = max(c.batchSize, 1)
@@ -177,6 +183,7 @@ type lane struct {
 	log    *slog.Logger
 
 	reader       brokers.Stream
+	notes        []string // the reader's warnings (streamNotes)
 	pending      []streamPending
 	pendingBytes int       // of pending's events, separators included
 	windowEnd    time.Time // when the batching window of pending closes
@@ -209,6 +216,12 @@ func (l *lane) run(ctx context.Context) error {
 	}
 	defer func() { _ = reader.Close() }()
 	l.reader = reader
+	if n, ok := reader.(streamNotes); ok {
+		l.notes = n.Warnings()
+		for _, w := range l.notes {
+			l.log.Warn("stream source: " + w)
+		}
+	}
 	for {
 		if err := l.fill(ctx); err != nil {
 			return err
@@ -275,12 +288,12 @@ func (l *lane) take(ctx context.Context, recs []brokers.Record, caughtUp bool) e
 		if r.Arrival.IsZero() {
 			r.Arrival = time.Now() // the broker does not say: now is the best guess
 		}
-		if !l.passes(r) {
-			continue
-		}
-		ev, err := shapeKinesisRecord(r, l.source)
+		ev, err := l.cfg.shape.record(r, l.source)
 		if err != nil {
 			return err
+		}
+		if !l.passes(r, ev) {
+			continue
 		}
 		if len(l.pending) == 0 {
 			l.windowEnd = time.Now().Add(l.cfg.window)
@@ -290,7 +303,7 @@ func (l *lane) take(ctx context.Context, recs []brokers.Record, caughtUp bool) e
 		kept++
 	}
 	if ours > 0 && kept == 0 {
-		l.st.result(resultNoRecords)
+		l.result(resultNoRecords)
 	}
 	switch {
 	case len(l.pending) == 0 && l.readThrough > l.saved &&
@@ -307,17 +320,14 @@ func (l *lane) take(ctx context.Context, recs []brokers.Record, caughtUp bool) e
 	return nil
 }
 
-// passes applies the mapping's filters to a record.
-func (l *lane) passes(r brokers.Record) bool {
-	if l.cfg.filters == nil {
-		return true
-	}
-	doc, err := kinesisFilterDoc(r)
+// passes applies the mapping's filters to a record, shaped as ev.
+func (l *lane) passes(r brokers.Record, ev json.RawMessage) bool {
+	ok, err := l.cfg.shape.keep(l.cfg.filters, r, ev)
 	if err != nil {
 		l.log.Warn("filter stream record; skipping it", "sequence", r.Seq, "err", err)
 		return false
 	}
-	return l.cfg.filters.matchPayload(doc, "data", r.Data)
+	return ok
 }
 
 // takeBatch takes the next batch off pending: at most BatchSize records
@@ -336,19 +346,6 @@ func (l *lane) takeBatch() []streamPending {
 	l.pending = slices.Delete(l.pending, 0, n)
 	l.pendingBytes -= size - kinesisEventOverhead
 	return batch
-}
-
-// checkpoint moves the lane's checkpoint forward to seq.
-func (l *lane) checkpoint(ctx context.Context, seq string) error {
-	if seq <= l.saved {
-		return nil
-	}
-	cp := checkpoint{Seq: seq, Shards: l.cfg.shards, Lanes: l.cfg.lanes}
-	if err := l.s.saveCheckpoint(ctx, l.key, cp); err != nil {
-		return err
-	}
-	l.saved, l.savedAt = seq, time.Now()
-	return nil
 }
 
 // streamBackoff is the delay before retry n (from 1).
@@ -410,10 +407,10 @@ func (l *lane) handle(ctx context.Context, recs []streamPending) error {
 		last = resp
 		from := l.failedFrom(resp, recs)
 		if from == len(recs) {
-			l.st.result(resultOK)
+			l.result(resultOK)
 			return l.checkpoint(ctx, recs[len(recs)-1].rec.Seq)
 		}
-		l.st.result(resultFunctionError)
+		l.result(resultFunctionError)
 		switch {
 		case from > 0: // a partial batch response: retry from its lowest failure
 			if err := l.checkpoint(ctx, recs[from-1].rec.Seq); err != nil {
@@ -425,7 +422,7 @@ func (l *lane) handle(ctx context.Context, recs []streamPending) error {
 		}
 		if l.cfg.maxRetries >= 0 && attempts > l.cfg.maxRetries {
 			r, id := kinesisResponseOf(resp)
-			return l.fail(ctx, recs, kinesisRetriesExhausted, attempts, r, id)
+			return l.giveUp(ctx, recs, kinesisRetriesExhausted, attempts, r, id)
 		}
 		if err := streamSleep(ctx, streamBackoff(attempts)); err != nil {
 			return err
@@ -452,10 +449,11 @@ func (l *lane) tooLarge(ctx context.Context, recs []streamPending, attempts int,
 	}
 	l.log.Warn("stream record too large to invoke with", "err", err, "sequence", recs[0].rec.Seq)
 	resp := &kinesisResponse{StatusCode: lambda.KindRequestEntityTooLarge.Status}
-	return l.fail(ctx, recs, kinesisRetriesExhausted, attempts, resp, uuid.NewString())
+	return l.giveUp(ctx, recs, kinesisRetriesExhausted, attempts, resp, uuid.NewString())
 }
 
-// invoke sends recs to the function as one Kinesis event.
+// invoke sends recs to the function as one event ({"Records":[…]}, the
+// same for Kinesis and DynamoDB streams).
 func (l *lane) invoke(ctx context.Context, recs []streamPending) (*invoke.Response, error) {
 	events := make([]json.RawMessage, len(recs))
 	for i, r := range recs {
@@ -508,7 +506,7 @@ func (l *lane) dropExpired(ctx context.Context, recs []streamPending, attempts i
 		return recs, nil
 	}
 	r, id := kinesisResponseOf(last)
-	if err := l.fail(ctx, recs[:n], kinesisRecordAgeExceeded, attempts, r, id); err != nil {
+	if err := l.giveUp(ctx, recs[:n], kinesisRecordAgeExceeded, attempts, r, id); err != nil {
 		return nil, err
 	}
 	return recs[n:], nil

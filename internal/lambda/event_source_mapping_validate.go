@@ -268,7 +268,35 @@ func checkESM(m *EventSourceMapping, kind string) error {
 			return bad("Queues is required for an Amazon MQ event source: name exactly one queue.")
 		}
 	case ESMSourceStream:
+		if err := checkDynamoDBStreamESM(m); err != nil {
+			return err
+		}
 		return checkStreamESM(m)
+	}
+	return nil
+}
+
+// IsDynamoDBStreamARN reports whether arn is a DynamoDB stream's
+// (arn:aws:dynamodb:…:table/NAME/stream/LABEL): a stream source, which
+// Gust makes from a PostgreSQL database's change stream.
+func IsDynamoDBStreamARN(arn string) bool {
+	return strings.HasPrefix(arn, "arn:aws:dynamodb:") && strings.Contains(arn, ":table/") && strings.Contains(arn, "/stream/")
+}
+
+// checkDynamoDBStreamESM checks what a DynamoDB stream mapping adds to the
+// stream rules: DynamoDB streams start at TRIM_HORIZON or LATEST, and
+// Gust's (a PostgreSQL replication slot, which has one reader) are read
+// by one lane, so ParallelizationFactor is 1.
+func checkDynamoDBStreamESM(m *EventSourceMapping) error {
+	if !IsDynamoDBStreamARN(m.EventSourceArn) {
+		return nil
+	}
+	bad := KindInvalidParameterValue.Errorf
+	if m.StartingPosition == StartAtTimestamp || m.StartingPositionTimestamp != nil {
+		return bad("Unsupported starting position AT_TIMESTAMP for a DynamoDB stream event source: use TRIM_HORIZON or LATEST.")
+	}
+	if p := intOrZero(m.ParallelizationFactor); p > 1 {
+		return bad("ParallelizationFactor must be 1 for this DynamoDB stream: Gust reads a PostgreSQL change stream through one replication slot, which has one reader, so every change is delivered in commit order.")
 	}
 	return nil
 }

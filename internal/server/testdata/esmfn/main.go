@@ -1,14 +1,22 @@
 // Command esmfn is the Go function of the event source mapping tests:
 // built with aws-lambda-go and run as a provided.* bootstrap, it decodes
-// its batch strictly into aws-lambda-go's SQS, Kinesis or Amazon MQ event
-// type (an unknown field fails the invocation), POSTs what it received to
-// the collector at COLLECT_URL, and answers as the records ask:
+// its batch strictly into aws-lambda-go's SQS, Kinesis, DynamoDB or Amazon
+// MQ event type (an unknown field fails the invocation), POSTs what it
+// received to the collector at COLLECT_URL, and answers as the records ask:
 //   - an SQS message whose body starts with "fail" is reported as a batch
 //     item failure;
 //   - a batch holding a Kinesis record whose data is "poison" fails as a
 //     whole (a function error), so bisection has to isolate it;
 //   - a message or record whose body or data starts with "sleep" holds the
-//     batch for SLEEP_MS milliseconds first.
+//     batch for SLEEP_MS milliseconds first;
+//   - a DynamoDB record whose NewImage has "note": "poison" fails the batch
+//     as a whole, unless POISON is "off" (a test turns it off with
+//     UpdateFunctionConfiguration); one with "note": "sleep" holds the
+//     batch for SLEEP_MS milliseconds after the report.
+//
+// A DynamoDB record is reported with its eventID as id, its
+// SequenceNumber as key, its eventName as shard and the record itself, as
+// JSON, as body.
 package main
 
 import (
@@ -33,7 +41,7 @@ import (
 // Report is what the collector receives for one invocation.
 type Report struct {
 	RequestID string   `json:"requestId"`
-	Source    string   `json:"source"` // aws:sqs, aws:kinesis or aws:rmq
+	Source    string   `json:"source"` // aws:sqs, aws:kinesis, aws:dynamodb or aws:rmq
 	Records   []Record `json:"records"`
 	Failed    bool     `json:"failed"` // the invocation returned an error
 }
@@ -94,6 +102,8 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		return handleSQS(ctx, raw, rep)
 	case "aws:kinesis":
 		return handleKinesis(ctx, raw, rep)
+	case "aws:dynamodb":
+		return handleDynamoDB(ctx, raw, rep)
 	}
 	return nil, fmt.Errorf("unknown event source %q", rep.Source)
 }
@@ -129,6 +139,36 @@ func handleKinesis(ctx context.Context, raw json.RawMessage, rep Report) (any, e
 		}
 	}
 	return nil, finish(ctx, rep, failure)
+}
+
+func handleDynamoDB(ctx context.Context, raw json.RawMessage, rep Report) (any, error) {
+	var ev events.DynamoDBEvent
+	if err := decodeStrict(raw, &ev); err != nil {
+		return nil, fmt.Errorf("not an aws-lambda-go DynamoDBEvent: %w", err)
+	}
+	var failure error
+	hold := false
+	for _, r := range ev.Records {
+		body, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("encode record %s: %w", r.EventID, err)
+		}
+		rep.Records = append(rep.Records, Record{ID: r.EventID, Key: r.Change.SequenceNumber, Shard: r.EventName, Body: string(body)})
+		note, ok := r.Change.NewImage["note"]
+		switch {
+		case !ok || note.DataType() != events.DataTypeString:
+		case note.String() == "poison" && os.Getenv("POISON") != "off":
+			failure = errors.New("poison record " + r.Change.SequenceNumber)
+		case note.String() == "sleep":
+			hold = true
+		}
+	}
+	err := finish(ctx, rep, failure)
+	if hold {
+		ms, _ := strconv.Atoi(os.Getenv("SLEEP_MS"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	}
+	return nil, err
 }
 
 // finish sleeps when a record asks for it, reports, and returns failure.
