@@ -204,31 +204,22 @@ With --json the server's answer is printed: {"Topics":[…]}.`,
   gust topic ls --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.gustClient()
-			if err != nil {
-				return err
-			}
-			var out struct{ Topics []topicInfo }
-			if err := c.send(cmd.Context(), http.MethodGet, "/_gust/v1/topics", nil, &out); err != nil {
-				return fmt.Errorf("list topics: %w", err)
-			}
-			if asJSON {
-				return writeIndentedJSON(a.stdout, out)
-			}
-			if len(out.Topics) == 0 {
-				fmt.Fprintln(a.stderr, "no topics")
-				return nil
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TOPIC\tBROKER\tREADS\tURL\tSUBSCRIPTIONS\tTOPIC ARN")
-			for _, t := range out.Topics {
-				reads := t.Topic.MQTTTopic
-				if t.Topic.Broker == pubsub.BrokerNATS {
-					reads = t.Topic.Subject + " (" + t.Topic.Stream + ")"
+			return getAndPrint(a, cmd.Context(), "/_gust/v1/topics", "list topics", asJSON, func(out struct{ Topics []topicInfo }) error {
+				if len(out.Topics) == 0 {
+					fmt.Fprintln(a.stderr, "no topics")
+					return nil
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Topic.Name, t.Topic.Broker, reads, t.Topic.URL, len(t.Subscriptions), t.TopicArn)
-			}
-			return tw.Flush()
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "TOPIC\tBROKER\tREADS\tURL\tSUBSCRIPTIONS\tTOPIC ARN")
+				for _, t := range out.Topics {
+					reads := t.Topic.MQTTTopic
+					if t.Topic.Broker == pubsub.BrokerNATS {
+						reads = t.Topic.Subject + " (" + t.Topic.Stream + ")"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", t.Topic.Name, t.Topic.Broker, reads, t.Topic.URL, len(t.Subscriptions), t.TopicArn)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the server's JSON answer")
@@ -250,18 +241,7 @@ refused (deleted function, event over 1 MB) and delivery retries. With
 		Example: `  gust topic show orders`,
 		Args:    exactArgs(1, "a topic name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.gustClient()
-			if err != nil {
-				return err
-			}
-			var out topicInfo
-			if err := c.send(cmd.Context(), http.MethodGet, "/_gust/v1/topics/"+url.PathEscape(args[0]), nil, &out); err != nil {
-				return fmt.Errorf("topic %s: %w", args[0], err)
-			}
-			if asJSON {
-				return writeIndentedJSON(a.stdout, out)
-			}
-			return a.printTopic(out)
+			return getAndPrint(a, cmd.Context(), "/_gust/v1/topics/"+url.PathEscape(args[0]), "topic "+args[0], asJSON, a.printTopic)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the server's JSON answer")

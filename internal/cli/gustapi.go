@@ -188,3 +188,21 @@ func decodeGustError(resp *http.Response) error {
 	}
 	return e
 }
+
+// getAndPrint GETs path from Gust's API into a new T and prints it: as
+// indented JSON with asJSON, else with print. what names the request in
+// errors.
+func getAndPrint[T any](a *app, ctx context.Context, path, what string, asJSON bool, print func(T) error) error {
+	c, err := a.gustClient()
+	if err != nil {
+		return err
+	}
+	var out T
+	if err := c.send(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if asJSON {
+		return writeIndentedJSON(a.stdout, out)
+	}
+	return print(out)
+}

@@ -1,14 +1,8 @@
 package server_test
 
 import (
-	"encoding/json"
-	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,35 +32,10 @@ type esmRecord struct {
 }
 
 // esmCollector receives esmfn's reports, in arrival order.
-type esmCollector struct {
-	srv     *httptest.Server
-	mu      sync.Mutex
-	reports []esmReport
-}
+type esmCollector struct{ *reportCollector[esmReport] }
 
 func newESMCollector(t *testing.T) *esmCollector {
-	c := &esmCollector{}
-	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var rep esmReport
-		if err := json.Unmarshal(body, &rep); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		c.mu.Lock()
-		c.reports = append(c.reports, rep)
-		c.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(c.srv.Close)
-	return c
-}
-
-// snapshot returns the reports received so far.
-func (c *esmCollector) snapshot() []esmReport {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.reports)
+	return &esmCollector{newReportCollector[esmReport](t)}
 }
 
 // deliveries maps each record body to every delivery of it, in order.
@@ -80,23 +49,14 @@ func (c *esmCollector) deliveries() map[string][]esmRecord {
 	return out
 }
 
-var (
-	esmFnOnce sync.Once
-	esmFnZip  []byte
-)
-
 // deployESMFunction creates testdata/esmfn as name, reporting to c.
 func deployESMFunction(t *testing.T, srv *gusttest.Server, name string, c *esmCollector, env map[string]string) {
 	t.Helper()
-	esmFnOnce.Do(func() { esmFnZip = buildGoFunction(t, "esmfn") })
-	if esmFnZip == nil {
-		t.Fatal("esmfn did not build")
-	}
 	vars := map[string]string{"COLLECT_URL": c.srv.URL}
 	for k, v := range env {
 		vars[k] = v
 	}
-	createFunction(t, srv.Lambda(), name, types.RuntimeProvidedal2023, "bootstrap", esmFnZip, withTimeout(30),
+	createFunction(t, srv.Lambda(), name, types.RuntimeProvidedal2023, "bootstrap", builtFunction(t, "esmfn"), withTimeout(30),
 		func(in *lambda.CreateFunctionInput) { in.Environment = &types.Environment{Variables: vars} })
 }
 

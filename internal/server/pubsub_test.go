@@ -6,16 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,36 +48,16 @@ type snsRecord struct {
 }
 
 // snsCollector receives snsfn's reports.
-type snsCollector struct {
-	srv     *httptest.Server
-	mu      sync.Mutex
-	reports []snsReport
-}
+type snsCollector struct{ *reportCollector[snsReport] }
 
 func newSNSCollector(t *testing.T) *snsCollector {
-	c := &snsCollector{}
-	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var rep snsReport
-		if err := json.Unmarshal(body, &rep); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		c.mu.Lock()
-		c.reports = append(c.reports, rep)
-		c.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(c.srv.Close)
-	return c
+	return &snsCollector{newReportCollector[snsReport](t)}
 }
 
 // of returns the reports of one function, in arrival order.
 func (c *snsCollector) of(function string) []snsReport {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var out []snsReport
-	for _, r := range c.reports {
+	for _, r := range c.snapshot() {
 		if r.Function == function {
 			out = append(out, r)
 		}
@@ -88,23 +65,14 @@ func (c *snsCollector) of(function string) []snsReport {
 	return out
 }
 
-var (
-	snsFnOnce sync.Once
-	snsFnZip  []byte
-)
-
 // deploySNSFunction creates testdata/snsfn as name, reporting to c.
 func deploySNSFunction(t *testing.T, srv *gusttest.Server, name string, c *snsCollector, env map[string]string) {
 	t.Helper()
-	snsFnOnce.Do(func() { snsFnZip = buildGoFunction(t, "snsfn") })
-	if snsFnZip == nil {
-		t.Fatal("snsfn did not build")
-	}
 	vars := map[string]string{"COLLECT_URL": c.srv.URL}
 	for k, v := range env {
 		vars[k] = v
 	}
-	createFunction(t, srv.Lambda(), name, types.RuntimeProvidedal2023, "bootstrap", snsFnZip, withTimeout(30),
+	createFunction(t, srv.Lambda(), name, types.RuntimeProvidedal2023, "bootstrap", builtFunction(t, "snsfn"), withTimeout(30),
 		func(in *lambda.CreateFunctionInput) { in.Environment = &types.Environment{Variables: vars} })
 }
 

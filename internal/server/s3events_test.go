@@ -9,14 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -52,48 +50,16 @@ type s3Record struct {
 }
 
 // s3Collector receives s3fn's reports.
-type s3Collector struct {
-	srv     *httptest.Server
-	mu      sync.Mutex
-	reports []s3Report
-}
+type s3Collector struct{ *reportCollector[s3Report] }
 
 func newS3Collector(t *testing.T) *s3Collector {
-	c := &s3Collector{}
-	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var rep s3Report
-		if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		c.mu.Lock()
-		c.reports = append(c.reports, rep)
-		c.mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(c.srv.Close)
-	return c
+	return &s3Collector{newReportCollector[s3Report](t)}
 }
-
-func (c *s3Collector) snapshot() []s3Report {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.reports)
-}
-
-var (
-	s3FnOnce sync.Once
-	s3FnZip  []byte
-)
 
 // deployS3Function creates testdata/s3fn as name, reporting to c.
 func deployS3Function(t *testing.T, srv *gusttest.Server, name string, c *s3Collector) {
 	t.Helper()
-	s3FnOnce.Do(func() { s3FnZip = buildGoFunction(t, "s3fn") })
-	if s3FnZip == nil {
-		t.Fatal("s3fn did not build")
-	}
-	createFunction(t, srv.Lambda(), name, types.RuntimeProvidedal2023, "bootstrap", s3FnZip, withTimeout(30),
+	createFunction(t, srv.Lambda(), name, types.RuntimeProvidedal2023, "bootstrap", builtFunction(t, "s3fn"), withTimeout(30),
 		func(in *lambda.CreateFunctionInput) {
 			in.Environment = &types.Environment{Variables: map[string]string{"COLLECT_URL": c.srv.URL}}
 		})
