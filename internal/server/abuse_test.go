@@ -76,7 +76,7 @@ func TestAbuseForkBomb(t *testing.T) {
 		platformError(t, inv, "Sandbox.Timedout", "Task timed out after 3.00 seconds")
 		// Gust answers before the teardown of up to 1,024 processes and
 		// the cgroup, which runs in the background.
-		checkDeadline(t, run.wall, 3*time.Second, 0)
+		checkDeadline(t, run.wall, 3*time.Second, 0, inv.Log)
 		r.assertSeen(t, run)
 		if kind == "linux" {
 			m := regexp.MustCompile(`fork failed after (\d+): EAGAIN`).FindStringSubmatch(inv.Log)
@@ -213,7 +213,7 @@ func TestAbuseNeverCallsNext(t *testing.T) {
 		// Two process starts are not part of either limit: allow 150 ms
 		// each (a shell under the linux sandbox starts in ~10 ms, but the
 		// machine is shared with the race detector and the probe).
-		checkDeadline(t, run.wall, initTimeout+time.Second, 300*time.Millisecond)
+		checkDeadline(t, run.wall, initTimeout+time.Second, 300*time.Millisecond, inv.Log)
 		r.assertSeen(t, run)
 		r.assertCleanedUp(t, run, "after the init timeout")
 	})
@@ -259,7 +259,7 @@ func TestAbuseCPUSpin(t *testing.T) {
 		var inv invocation
 		run := r.run(t, func() { inv = invokeTail(t, r.c, "spin", `{}`) })
 		platformError(t, inv, "Sandbox.Timedout", "Task timed out after 1.00 seconds")
-		checkDeadline(t, run.wall, time.Second, 0)
+		checkDeadline(t, run.wall, time.Second, 0, inv.Log)
 		r.assertSeen(t, run)
 		if run.cpuTicks < 25 { // USER_HZ is 100; a sleeping runtime uses none
 			t.Errorf("the spinner used %d clock ticks of CPU in its second, want at least a quarter second's", run.cpuTicks)
@@ -279,7 +279,7 @@ func TestAbuseIgnoresSIGTERM(t *testing.T) {
 		// At the deadline Gust kills the environment with SIGKILL, which
 		// no handler can ignore, as Lambda stops a timed-out one.
 		platformError(t, inv, "Sandbox.Timedout", "Task timed out after 1.00 seconds")
-		checkDeadline(t, run.wall, time.Second, 0)
+		checkDeadline(t, run.wall, time.Second, 0, inv.Log)
 		r.assertSeen(t, run)
 		if !run.sigtermIgnored {
 			t.Error("the watcher never saw SIGTERM ignored: the test proves nothing")

@@ -75,6 +75,9 @@ func queueDepth(t *testing.T, ch *amqp.Channel, queue string) int {
 // the 2 come back with rising receive counts and are dead-lettered by the
 // queue's delivery limit.
 func TestESMRabbitMQPartialBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("event source mappings are sandbox-independent; covered by the full run")
+	}
 	name := fmt.Sprintf("esm-rmq-%d", time.Now().UnixNano())
 	ch := rabbitQueue(t, name, 2)
 	srv, col, src := startESM(t, "rmq-consumer", esm.Source{Name: name, Broker: esm.BrokerRabbitMQ, URL: rabbitURL,
@@ -141,6 +144,9 @@ func TestESMRabbitMQPartialBatch(t *testing.T) {
 // disabled mapping lets go of the queue at once and an enabled one takes
 // it up again.
 func TestESMRabbitMQWindowAndDisable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("event source mappings are sandbox-independent; covered by the full run")
+	}
 	name := fmt.Sprintf("esm-rmqw-%d", time.Now().UnixNano())
 	ch := rabbitQueue(t, name, 5)
 	srv, col, src := startESM(t, "mq-consumer", esm.Source{Name: name, Broker: esm.BrokerRabbitMQ, URL: rabbitURL, Queue: name})
