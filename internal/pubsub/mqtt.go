@@ -110,6 +110,28 @@ func (r *runner) consumeMQTT(ctx context.Context) error {
 		case <-ctx.Done(): // not acknowledged: the broker resends it to the next session
 		}
 	}
+	// The workers run before the client connects: paho calls handler on
+	// the goroutine that also reads the SUBACK, so a message the resumed
+	// session sends before it would otherwise block that goroutine, the
+	// subscription would never be confirmed and nothing would be consumed.
+	wctx, stopWorkers := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopWorkers() // first: a failed connect returns before ctx ends
+	for range r.svc.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case m := <-work:
+					r.handleMQTT(wctx, clientID, m)
+				case <-wctx.Done():
+					return
+				}
+			}
+		}()
+	}
 	filter := sharedFilter(&r.topic)
 	opts := mqttOptions(&r.topic, clientID, false)
 	// A resumed session's queued messages may arrive before the
@@ -150,21 +172,6 @@ func (r *runner) consumeMQTT(ctx context.Context) error {
 	}
 	r.log.Info("consuming topic", "mqtt_topic", r.topic.MQTTTopic, "client_id", clientID)
 
-	var wg sync.WaitGroup
-	for range r.svc.opts.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case m := <-work:
-					r.handleMQTT(ctx, clientID, m)
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
 	<-ctx.Done()
 	wg.Wait() // deliveries under way finish (bounded by invokeTimeout) and are acknowledged
 	client.Disconnect(250)
