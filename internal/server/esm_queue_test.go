@@ -26,11 +26,18 @@ type queueBroker struct {
 	deadLetters func(t *testing.T, name string) int
 }
 
+// queueVisibility is the sources' visibility timeout (ms): short, so the
+// failing messages come back quickly, yet long enough that a loaded
+// machine running the race detector keeps a message's heartbeats within
+// it; shorter, a slow batch is redelivered (at least once, as SQS does
+// when processing outlasts the visibility timeout).
+const queueVisibility = 1500
+
 var queueBrokers = map[string]queueBroker{
 	"jetstream": {
 		source: func(name string) esm.Source {
 			return esm.Source{Name: name, Broker: esm.BrokerNATS, URL: natsURL, Stream: name, Subject: name + ".in",
-				VisibilityTimeoutMillis: 200, MaxReceiveCount: 3, DeadLetter: name + ".dlq"}
+				VisibilityTimeoutMillis: queueVisibility, MaxReceiveCount: 3, DeadLetter: name + ".dlq"}
 		},
 		create: func(t *testing.T, name string) {
 			needService(t, "NATS", "127.0.0.1:4222")
@@ -61,7 +68,7 @@ var queueBrokers = map[string]queueBroker{
 	"redis": {
 		source: func(name string) esm.Source {
 			return esm.Source{Name: name, Broker: esm.BrokerRedis, URL: redisURL, Stream: name,
-				VisibilityTimeoutMillis: 200, MaxReceiveCount: 3, DeadLetter: name + "-dlq"}
+				VisibilityTimeoutMillis: queueVisibility, MaxReceiveCount: 3, DeadLetter: name + "-dlq"}
 		},
 		create: func(t *testing.T, name string) {
 			needService(t, "Redis", "127.0.0.1:6379")
