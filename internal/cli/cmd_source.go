@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -131,17 +130,9 @@ With --json the server's answer is printed:
 			if err != nil {
 				return err
 			}
-			c, err := a.gustClient()
+			out, err := postJSON[sourceInfo](a, cmd.Context(), "/_gust/v1/sources", "create source "+src.Name, src)
 			if err != nil {
 				return err
-			}
-			body, err := json.Marshal(src)
-			if err != nil {
-				return fmt.Errorf("create source %s: %w", src.Name, err)
-			}
-			var out sourceInfo
-			if err := c.send(cmd.Context(), http.MethodPost, "/_gust/v1/sources", body, &out); err != nil {
-				return fmt.Errorf("create source %s: %w", src.Name, err)
 			}
 			if f.asJSON {
 				return writeIndentedJSON(a.stdout, out)

@@ -112,17 +112,9 @@ With --json the server's answer is printed: {"Topic":{…},"TopicArn":"…"}.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.gustClient()
+			out, err := postJSON[topicInfo](a, cmd.Context(), "/_gust/v1/topics", "create topic "+t.Name, t)
 			if err != nil {
 				return err
-			}
-			body, err := json.Marshal(t)
-			if err != nil {
-				return fmt.Errorf("create topic %s: %w", t.Name, err)
-			}
-			var out topicInfo
-			if err := c.send(cmd.Context(), http.MethodPost, "/_gust/v1/topics", body, &out); err != nil {
-				return fmt.Errorf("create topic %s: %w", t.Name, err)
 			}
 			if f.asJSON {
 				return writeIndentedJSON(a.stdout, out)

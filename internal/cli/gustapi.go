@@ -206,3 +206,21 @@ func getAndPrint[T any](a *app, ctx context.Context, path, what string, asJSON b
 	}
 	return print(out)
 }
+
+// postJSON POSTs in, encoded as JSON, to path of Gust's API and decodes
+// the answer into a new T. what names the request in errors.
+func postJSON[T any](a *app, ctx context.Context, path, what string, in any) (T, error) {
+	var out T
+	c, err := a.gustClient()
+	if err != nil {
+		return out, err
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return out, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := c.send(ctx, http.MethodPost, path, body, &out); err != nil {
+		return out, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}

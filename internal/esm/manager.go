@@ -38,11 +38,7 @@ type runner struct {
 // Start runs the pollers of enabled mappings, now and as mappings change,
 // until Close.
 func (s *Service) Start(ctx context.Context) error {
-	return s.watchMappings(s.ctx, func(uuid string) {
-		s.wg.Add(1)
-		defer s.wg.Done()
-		s.reconcile(s.ctx, uuid)
-	})
+	return s.watchMappings(s.ctx, func(uuid string) { s.reconcile(s.ctx, uuid) })
 }
 
 // Close stops every poller; messages being processed are settled first or

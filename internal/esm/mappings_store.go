@@ -66,7 +66,10 @@ func (s *Service) watchMappings(ctx context.Context, f func(uuid string)) error 
 	if err != nil {
 		return fmt.Errorf("watch mappings: %w", err)
 	}
+	// Close waits for this goroutine (s.wg), so no reconcile runs after it.
+	s.wg.Add(1)
 	go func() {
+		defer s.wg.Done()
 		defer func() { _ = w.Stop() }()
 		for {
 			select {
