@@ -101,7 +101,7 @@ func (m *Manager) launch(p *pool, spec LaunchSpec, initType string) (*Env, error
 	env := lambdaEnv(fn, m.opts.Identity, e.stream, spec, initType)
 	// The sandbox makes the Runtime API listener where only this env's
 	// runtime reaches it, and sets AWS_LAMBDA_RUNTIME_API to it.
-	proc, err := sandbox.Start(sandbox.Spec{
+	proc, err := m.opts.Shells.Start(sandbox.Spec{
 		Argv: spec.Argv, Dir: spec.Dir, Env: env,
 		RuntimeAPI: func(ln net.Listener) { e.rapi.Serve(ln) },
 		Kind:       sandbox.Kind(m.opts.Sandbox),

@@ -43,6 +43,9 @@ type Options struct {
 	IdleTimeout    time.Duration // idle environments are stopped after this
 	InitTimeout    time.Duration // 0 = lambda.InitTimeoutSeconds
 	Sandbox        string        // sandbox.Kind: "process" (also "") or "linux"
+	// Shells, if set, starts linux-sandbox environments in shells made
+	// ahead of need; nil starts each afresh.
+	Shells *sandbox.Shells
 	// Observers learn of every REPORT line and every throttle, on the
 	// invoking goroutine (observer.go). Default none.
 	Observers []Observer

@@ -43,6 +43,7 @@ type envCgroup struct {
 	v2 *cgroup2.Manager
 	// memDir is the memory controller's directory (v1) or the cgroup (v2).
 	memDir string
+	cpuDir string // v1 only: the cpu controller's directory
 	// procs are the cgroup.procs files the environment's init writes "0"
 	// to, joining the cgroup just before it starts the runtime (so the
 	// sandbox's own set-up is not throttled by the runtime's CPU share).
@@ -109,8 +110,11 @@ func newCgroup1(name string, res *specs.LinuxResources) (*envCgroup, error) {
 		}
 		c.dirs = append(c.dirs, dir)
 		c.procs = append(c.procs, filepath.Join(dir, "cgroup.procs"))
-		if s.Name() == cgroup1.Memory {
+		switch s.Name() {
+		case cgroup1.Memory:
 			c.memDir = dir
+		case cgroup1.Cpu:
+			c.cpuDir = dir
 		}
 	}
 	cg, err := cgroup1.New(path, res, cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) { return subsystems, nil }))
@@ -244,4 +248,45 @@ func (c *envCgroup) removeDirs() {
 	for _, d := range c.dirs {
 		_ = os.Remove(d)
 	}
+}
+
+// resize gives the cgroup the memory limit and CPU quota of memoryMB. It
+// is for a shell's cgroup, which nothing has joined yet, so lowering the
+// limit below the usage cannot fail.
+func (c *envCgroup) resize(memoryMB int) error {
+	if memoryMB <= 0 {
+		memoryMB = 128
+	}
+	mem := int64(memoryMB) << 20
+	quota, period := cpuQuota(memoryMB), uint64(cpuPeriodUs)
+	if c.v2 != nil {
+		err := c.v2.Update(&cgroup2.Resources{
+			Memory: &cgroup2.Memory{Max: &mem},
+			CPU:    &cgroup2.CPU{Max: cgroup2.NewCPUMax(&quota, &period)},
+		})
+		if err != nil {
+			return fmt.Errorf("resize cgroup: %w", err)
+		}
+		return nil
+	}
+	// v1 by hand: containerd's Update orders memory.limit_in_bytes and
+	// memory.memsw.limit_in_bytes wrongly when both grow, and the kernel
+	// refuses a limit above memsw (or memsw below the limit).
+	files := []string{"memory.limit_in_bytes", "memory.memsw.limit_in_bytes"}
+	if old, err := os.ReadFile(filepath.Join(c.memDir, files[0])); err == nil {
+		if v, _ := strconv.ParseInt(strings.TrimSpace(string(old)), 10, 64); v < mem {
+			files[0], files[1] = files[1], files[0]
+		}
+	}
+	value := []byte(strconv.FormatInt(mem, 10))
+	for _, f := range files {
+		err := os.WriteFile(filepath.Join(c.memDir, f), value, 0)
+		if err != nil && !(f == "memory.memsw.limit_in_bytes" && errors.Is(err, os.ErrNotExist)) {
+			return fmt.Errorf("resize cgroup: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(c.cpuDir, "cpu.cfs_quota_us"), []byte(strconv.FormatInt(quota, 10)), 0); err != nil {
+		return fmt.Errorf("resize cgroup: %w", err)
+	}
+	return nil
 }

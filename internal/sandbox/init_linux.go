@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,7 +20,7 @@ const initMarker = "gust-sandbox-init"
 
 // Descriptors the init receives besides stdio.
 const (
-	initConfigFD = 3 // read end: the initConfig as JSON, then EOF
+	initConfigFD = 3 // a SOCK_SEQPACKET socket: initShell, then initLaunch (late_linux.go)
 	initStatusFD = 4 // write end, close-on-exec: initReport lines (reaper_linux.go)
 )
 
@@ -35,12 +34,24 @@ const (
 // serve as the sandbox's init.
 var initHooked atomic.Bool
 
-// initConfig is everything the init needs, sent by the server.
+// joinCgroup moves this process into the cgroups whose cgroup.procs
+// files are procs; the runtime, forked later, starts there.
+func joinCgroup(procs []string) (op, path string, err error) {
+	for _, f := range procs {
+		// "0" is the writing process itself.
+		if err := os.WriteFile(f, []byte("0"), 0); err != nil {
+			return "join cgroup", f, err
+		}
+	}
+	return "", "", nil
+}
+
+// initConfig is what the server knows of an environment before it
+// starts one; the init gets it as initShell and initLaunch.
 type initConfig struct {
 	Root     string   // host directory to mount the private root on
 	Binds    []bind   // read-only bind mounts into the root, in order
 	TmpMB    int      // size of /tmp
-	Procs    []string // cgroup.procs files to join before exec
 	Argv     []string // as the runtime sees them
 	Env      []string
 	Dir      string
@@ -93,38 +104,40 @@ func Init() {
 		_ = json.NewEncoder(status).Encode(initReport{Err: &e})
 		os.Exit(127)
 	}
-	cfgFile := os.NewFile(initConfigFD, "config")
-	b, err := io.ReadAll(cfgFile)
-	cfgFile.Close()
+	// Joining the cgroup moves every thread of this process, which costs
+	// the kernel an RCU grace period per controller in cgroup v1, and
+	// building the root takes some fifty system calls: a shell has done
+	// both before any function needs it (late_linux.go).
+	var sh initShell
+	if _, err := recvInit(initConfigFD, &sh); err != nil {
+		fail("read", "sandbox shell", err)
+	}
+	if op, path, err := joinCgroup(sh.Procs); err != nil {
+		fail(op, path, err)
+	}
+	if op, path, err := setupRoot(&sh); err != nil {
+		fail(op, path, err)
+	}
+	var cfg initLaunch
+	fds, err := recvInit(initConfigFD, &cfg)
 	if err != nil {
 		fail("read", "sandbox config", err)
 	}
-	var cfg initConfig
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		fail("decode", "sandbox config", err)
-	}
-	// The cgroup files are out of reach once the root is pivoted.
-	procs := make([]*os.File, 0, len(cfg.Procs))
-	for _, f := range cfg.Procs {
-		pf, err := os.OpenFile(f, os.O_WRONLY, 0)
-		if err != nil {
-			fail("open", f, err)
-		}
-		procs = append(procs, pf)
-	}
-	if op, path, err := setupRoot(&cfg); err != nil {
+	unix.Close(initConfigFD)
+	if op, path, err := finishRoot(sh.TmpMB, &cfg, fds); err != nil {
 		fail(op, path, err)
 	}
-	if op, path, err := dropPrivileges(&cfg, procs); err != nil {
+	if op, path, err := dropPrivileges(&cfg); err != nil {
 		fail(op, path, err)
 	}
 	superviseRuntime(&cfg, status, <-sigs, fail)
 }
 
-// setupRoot builds the private root on cfg.Root and pivots into it. It
-// runs as root in fresh mount and pid namespaces; nothing it mounts is
-// visible outside them, and all of it goes away with the namespace.
-func setupRoot(cfg *initConfig) (op, path string, err error) {
+// setupRoot builds the private root on cfg.Root, pivots into it and sets
+// the hostname. It runs as root in fresh mount, pid and uts namespaces;
+// nothing it mounts is visible outside them, and all of it goes away with
+// the namespaces.
+func setupRoot(cfg *initShell) (op, path string, err error) {
 	// Nothing mounted here may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return "mount", "/", err
@@ -148,8 +161,7 @@ func setupRoot(cfg *initConfig) (op, path string, err error) {
 			return "mkdir", d, err
 		}
 	}
-	tmpOpts := "size=" + strconv.Itoa(cfg.TmpMB) + "m,mode=1777"
-	if err := unix.Mount("tmpfs", filepath.Join(root, "tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, tmpOpts); err != nil {
+	if err := unix.Mount("tmpfs", filepath.Join(root, "tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, tmpOptions(cfg.TmpMB)); err != nil {
 		return "mount", "/tmp", err
 	}
 	if err := unix.Mount("proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
@@ -175,7 +187,15 @@ func setupRoot(cfg *initConfig) (op, path string, err error) {
 	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
 		return "remount", "/", err
 	}
+	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+		return "sethostname", cfg.Hostname, err
+	}
 	return "", "", nil
+}
+
+// tmpOptions are the mount options of a /tmp of mb megabytes.
+func tmpOptions(mb int) string {
+	return "size=" + strconv.Itoa(mb) + "m,mode=1777"
 }
 
 // bindRO makes b.Dst inside root: a copy of a host symlink, or a
@@ -311,30 +331,19 @@ func makeDev(dev string) (op, path string, err error) {
 	return "", "", nil
 }
 
-// dropPrivileges sets the hostname and limits, joins the cgroup, becomes
+// dropPrivileges sets the limits, becomes
 // the unprivileged function user with no way back (no capabilities,
 // no_new_privs so setuid binaries stay powerless) and enters the working
 // directory. It is the init that does so, before it forks the runtime,
 // which inherits all of it: nothing privileged is left in the environment
 // while the function runs.
-func dropPrivileges(cfg *initConfig, procs []*os.File) (op, path string, err error) {
-	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-		return "sethostname", cfg.Hostname, err
-	}
+func dropPrivileges(cfg *initLaunch) (op, path string, err error) {
 	nofile := &syscall.Rlimit{Cur: nofileLimit, Max: nofileLimit}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, nofile); err != nil {
 		return "setrlimit", "RLIMIT_NOFILE", err
 	}
 	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{}); err != nil {
 		return "setrlimit", "RLIMIT_CORE", err
-	}
-	for _, f := range procs {
-		// "0" is the writing process itself.
-		_, err := f.Write([]byte("0"))
-		f.Close()
-		if err != nil {
-			return "join cgroup", f.Name(), err
-		}
 	}
 	if err := syscall.Setgroups(nil); err != nil {
 		return "setgroups", "", err

@@ -70,7 +70,7 @@ func watchSignals() <-chan chan os.Signal {
 // superviseRuntime runs in the init once it is the unprivileged function
 // user with the environment's limits, cgroup and working directory, all of
 // which the runtime inherits. It never returns.
-func superviseRuntime(cfg *initConfig, status *os.File, sigs <-chan os.Signal, fail func(op, path string, err error)) {
+func superviseRuntime(cfg *initLaunch, status *os.File, sigs <-chan os.Signal, fail func(op, path string, err error)) {
 	// Not dumpable, whatever fs.suid_dumpable says: the function, the
 	// same user, can neither ptrace the init nor read its /proc files.
 	// The runtime is dumpable again once executed.
@@ -156,13 +156,16 @@ func initExitCode(ws syscall.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
+// errNoReport is readReport's error when the init exited first.
+var errNoReport = errors.New("init exited without a report")
+
 // readReport reads the init's next report.
 func readReport(r *bufio.Reader) (initReport, error) {
 	var rep initReport
 	line, err := r.ReadBytes('\n')
 	if len(line) == 0 {
 		if errors.Is(err, io.EOF) {
-			return rep, errors.New("init exited without a report")
+			return rep, errNoReport
 		}
 		return rep, err
 	}

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // defaultStateDir is where environments' private roots are mounted, each
@@ -32,13 +33,7 @@ var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "
 // (reaper_linux.go). Start returns once the runtime was executed, or with
 // the reason it could not be.
 func startLinux(spec Spec) (*Process, error) {
-	if os.Geteuid() != 0 {
-		return nil, errors.New("start sandbox: the linux sandbox needs root")
-	}
-	if !initHooked.Load() {
-		return nil, errors.New("start sandbox: the linux sandbox needs sandbox.Init() first thing in main (and TestMain)")
-	}
-	cfg, err := linuxConfig(spec)
+	cfg, err := linuxStartConfig(spec)
 	if err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
@@ -47,6 +42,60 @@ func startLinux(spec Spec) (*Process, error) {
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
 	return p, nil
+}
+
+// linuxStartConfig checks that this process can start linux sandboxes
+// and derives the init's configuration from spec.
+func linuxStartConfig(spec Spec) (*initConfig, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("the linux sandbox needs root")
+	}
+	if !initHooked.Load() {
+		return nil, errors.New("the linux sandbox needs sandbox.Init() first thing in main (and TestMain)")
+	}
+	return linuxConfig(spec)
+}
+
+// shellsSupported reports whether this process can make shells.
+func shellsSupported() bool { return os.Geteuid() == 0 && initHooked.Load() }
+
+// newShell starts a shell for Shells: the default state dir, the system
+// directories bound, its own network, listening.
+func newShell() (*shell, error) {
+	root, err := stateDir("")
+	if err != nil {
+		return nil, err
+	}
+	return startShell(shellShape{root: root, binds: systemBinds(), tmpMB: defaultTmpMB, memoryMB: shellMemoryMB, listen: true})
+}
+
+// defaultTmpMB is the size of /tmp unless a function asks for more.
+const defaultTmpMB = 512
+
+// stateDir makes sure the state dir (default: defaultStateDir) is a
+// directory, and returns it.
+func stateDir(dir string) (string, error) {
+	if dir == "" {
+		dir = defaultStateDir
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("linux sandbox: state dir: %w", err)
+	}
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("linux sandbox: state dir %s is not a directory", dir)
+	}
+	return dir, nil
+}
+
+// systemBinds are the binds of the system directories this host has.
+func systemBinds() []bind {
+	var binds []bind
+	for _, d := range systemDirs {
+		if _, err := os.Lstat(d); err == nil {
+			binds = append(binds, bind{Src: d, Dst: d})
+		}
+	}
+	return binds
 }
 
 // linuxConfig derives the init's configuration from spec.
@@ -59,15 +108,9 @@ func linuxConfig(spec Spec) (*initConfig, error) {
 			return nil, fmt.Errorf("linux sandbox: %q is not absolute", d)
 		}
 	}
-	root := spec.StateDir
-	if root == "" {
-		root = defaultStateDir
-	}
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, fmt.Errorf("linux sandbox: state dir: %w", err)
-	}
-	if fi, err := os.Lstat(root); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("linux sandbox: state dir %s is not a directory", root)
+	root, err := stateDir(spec.StateDir)
+	if err != nil {
+		return nil, err
 	}
 	m := newPathMap(spec.CodeDir, spec.RuntimeDir)
 	cfg := &initConfig{
@@ -86,17 +129,15 @@ func linuxConfig(spec Spec) (*initConfig, error) {
 		cfg.Env = withRuntimeAPI(cfg.Env, addr)
 	}
 	if cfg.TmpMB <= 0 {
-		cfg.TmpMB = 512
+		cfg.TmpMB = defaultTmpMB
 	}
 	if !strings.HasPrefix(cfg.Dir, TaskRoot) && !strings.HasPrefix(cfg.Dir, RuntimeRoot) {
 		cfg.Dir = TaskRoot
 	}
 	visible := []string{spec.CodeDir}
-	for _, d := range systemDirs {
-		if _, err := os.Lstat(d); err == nil {
-			cfg.Binds = append(cfg.Binds, bind{Src: d, Dst: d})
-			visible = append(visible, d)
-		}
+	cfg.Binds = systemBinds()
+	for _, b := range cfg.Binds {
+		visible = append(visible, b.Src)
 	}
 	cfg.Binds = append(cfg.Binds, bind{Src: spec.CodeDir, Dst: TaskRoot})
 	if spec.RuntimeDir != "" {
@@ -130,11 +171,53 @@ func under(path string, dirs ...string) bool {
 	return false
 }
 
-// startInit re-executes this binary as the sandbox's init, creates the
-// cgroup and the network while the init starts up, hands out the Runtime
-// API listener, sends the configuration, and waits until the init has
-// started the runtime or failed (its first report on the status pipe).
+// startInit starts a shell for spec and launches spec in it at once. The
+// shell has the system directories bound, as Shells' have, and gets the
+// rest late: an environment is built the same way whether its shell was
+// made ahead or not, down to the order of its mounts.
 func startInit(cfg *initConfig, spec Spec) (*Process, error) {
+	sh, err := startShell(shellShape{root: cfg.Root, binds: systemBinds(), tmpMB: cfg.TmpMB, memoryMB: spec.MemoryMB,
+		hostNetwork: spec.hostNetwork, listen: spec.RuntimeAPI != nil})
+	if err != nil {
+		return nil, err
+	}
+	return sh.launch(cfg, spec)
+}
+
+// shell is a linux-sandbox init started ahead of its configuration: this
+// binary re-executed in new namespaces, with its cgroup made (nothing has
+// joined it yet), its network plumbed and its Runtime API listener open.
+// It waits on its config pipe; launch sends the configuration. Everything
+// a shell holds is the same for every function except the cgroup's
+// limits, which launch sets.
+type shell struct {
+	shellShape
+	cmd     *exec.Cmd
+	pid     int
+	out     *os.File // read end of the tree's output
+	ctl     *os.File // the server's end of the init's configuration socket
+	statusR *os.File // read end of the init's status pipe
+	cg      *envCgroup
+	en      *envNet      // nil with the host network
+	ln      net.Listener // nil when not listening; owned until launch hands it out
+}
+
+// shellShape is what a shell is made with.
+type shellShape struct {
+	root        string
+	binds       []bind // made before the root is entered
+	tmpMB       int
+	memoryMB    int // the limits the cgroup has
+	hostNetwork bool
+	listen      bool // open a Runtime API listener
+}
+
+// startShell re-executes this binary as a sandbox init in new mount, pid,
+// ipc, uts and (unless hostNetwork) network namespaces, creates the
+// cgroup and the network while the init starts up, and sends the init
+// its cgroup and root (initShell), which it joins and builds.
+func startShell(shape shellShape) (*shell, error) {
+	hostNetwork, listen, memoryMB := shape.hostNetwork, shape.listen, shape.memoryMB
 	var files []*os.File
 	closeAll := func() {
 		for _, f := range files {
@@ -152,11 +235,13 @@ func startInit(cfg *initConfig, spec Spec) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfgR, cfgW, err := pipe()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		closeAll()
-		return nil, err
+		return nil, fmt.Errorf("configuration socket: %w", err)
 	}
+	ctl, cfgR := os.NewFile(uintptr(pair[0]), "sandbox-config"), os.NewFile(uintptr(pair[1]), "sandbox-config")
+	files = append(files, ctl, cfgR)
 	statusR, statusW, err := pipe()
 	if err != nil {
 		closeAll()
@@ -176,16 +261,15 @@ func startInit(cfg *initConfig, spec Spec) (*Process, error) {
 			Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
 		},
 	}
-	if !spec.hostNetwork {
+	if !hostNetwork {
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNET
 	}
-	var ln net.Listener
-	if spec.hostNetwork && spec.RuntimeAPI != nil {
-		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+	sh := &shell{shellShape: shape, cmd: cmd, out: out, ctl: ctl, statusR: statusR}
+	if hostNetwork && listen {
+		if sh.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			closeAll()
 			return nil, fmt.Errorf("runtime api listener: %w", err)
 		}
-		cfg.Env = withRuntimeAPI(cfg.Env, ln.Addr().String())
 	}
 	err = cmd.Start()
 	outW.Close()
@@ -193,37 +277,14 @@ func startInit(cfg *initConfig, spec Spec) (*Process, error) {
 	statusW.Close()
 	if err != nil {
 		closeAll()
-		if ln != nil {
-			ln.Close()
+		if sh.ln != nil {
+			sh.ln.Close()
 		}
 		return nil, err
 	}
-	pid := cmd.Process.Pid
-	preferForOOM(pid)
-	var (
-		cg     *envCgroup
-		en     *envNet
-		handed bool // ln went to spec.RuntimeAPI, which owns it since
-	)
-	fail := func(err error) (*Process, error) {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		out.Close()
-		cfgW.Close()
-		statusR.Close()
-		if ln != nil && !handed {
-			ln.Close()
-		}
-		if cg != nil {
-			_, _, cerr := cg.finish()
-			err = errors.Join(err, cerr)
-		}
-		if en != nil {
-			err = errors.Join(err, en.release())
-		}
-		return nil, err
-	}
-	if !spec.hostNetwork {
+	sh.pid = cmd.Process.Pid
+	preferForOOM(sh.pid)
+	if !hostNetwork {
 		// The network is plumbed while the cgroup is created.
 		type result struct {
 			en  *envNet
@@ -232,41 +293,136 @@ func startInit(cfg *initConfig, spec Spec) (*Process, error) {
 		}
 		netDone := make(chan result, 1)
 		go func() {
-			en, ln, err := setupEnvNet(pid, spec.RuntimeAPI != nil)
+			en, ln, err := setupEnvNet(sh.pid, listen)
 			netDone <- result{en, ln, err}
 		}()
-		cg, err = newEnvCgroup(spec.MemoryMB)
+		sh.cg, err = newEnvCgroup(memoryMB)
 		r := <-netDone
 		if r.err == nil {
-			en, ln = r.en, r.ln
+			sh.en, sh.ln = r.en, r.ln
 		}
 		if err == nil {
 			err = r.err
 		}
 		if err != nil {
+			return nil, sh.discard(err)
+		}
+	} else if sh.cg, err = newEnvCgroup(memoryMB); err != nil {
+		return nil, sh.discard(err)
+	}
+	err = sendInit(sh.ctl, initShell{Procs: sh.cg.procs, Root: shape.root, Binds: shape.binds, TmpMB: shape.tmpMB,
+		Hostname: "localhost"}, nil)
+	if err != nil {
+		return nil, sh.discard(fmt.Errorf("configure init: %w", err))
+	}
+	return sh, nil
+}
+
+// discard kills the shell's init and releases everything it holds; it
+// returns err joined with any cleanup error.
+func (sh *shell) discard(err error) error {
+	_ = syscall.Kill(-sh.pid, syscall.SIGKILL)
+	_ = sh.cmd.Wait()
+	sh.out.Close()
+	sh.ctl.Close()
+	sh.statusR.Close()
+	if sh.ln != nil {
+		sh.ln.Close()
+	}
+	if sh.cg != nil {
+		_, _, cerr := sh.cg.finish()
+		err = errors.Join(err, cerr)
+	}
+	if sh.en != nil {
+		err = errors.Join(err, sh.en.release())
+	}
+	return err
+}
+
+// lateBinds are the binds of want the shell was not made with. Every
+// bind the shell has must be one of want.
+func lateBinds(have, want []bind) ([]bind, error) {
+	made := make(map[bind]bool, len(have))
+	for _, b := range have {
+		made[b] = true
+	}
+	var late []bind
+	for _, b := range want {
+		if made[b] {
+			delete(made, b)
+		} else {
+			late = append(late, b)
+		}
+	}
+	if len(made) > 0 {
+		return nil, fmt.Errorf("the shell has binds the environment does not want: %v", made)
+	}
+	return late, nil
+}
+
+// errShellLost marks a start that failed because the init died before it
+// read its configuration or reported back.
+var errShellLost = errors.New("sandbox init gone")
+
+// alive reports whether the shell's init still waits for its
+// configuration, without reaping it.
+func (sh *shell) alive() bool {
+	// Linux zeroes info when the child has not exited; otherwise Signo
+	// is SIGCHLD.
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PID, sh.pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err == nil && info.Signo == 0
+}
+
+// launch sets the cgroup's limits for spec, sends the configuration,
+// waits until the init has started the runtime or failed (its first
+// report on the status pipe), and then hands out the Runtime API listener
+// (a runtime that connects before that waits in the listen backlog). The
+// shell is used up either way. An error wrapping errShellLost means the
+// init was gone before it read its configuration, for no fault of spec.
+func (sh *shell) launch(cfg *initConfig, spec Spec) (*Process, error) {
+	fail := func(err error) (*Process, error) {
+		return nil, sh.discard(err)
+	}
+	if cfg.Root != sh.root {
+		return fail(fmt.Errorf("a shell on %s cannot take an environment on %s", sh.root, cfg.Root))
+	}
+	late, err := lateBinds(sh.binds, cfg.Binds)
+	if err != nil {
+		return fail(err)
+	}
+	if spec.MemoryMB != sh.memoryMB {
+		if err := sh.cg.resize(spec.MemoryMB); err != nil {
 			return fail(err)
 		}
-	} else if cg, err = newEnvCgroup(spec.MemoryMB); err != nil {
-		return fail(err)
 	}
 	if spec.RuntimeAPI != nil {
-		spec.RuntimeAPI(ln)
-		handed = true
+		if sh.ln == nil {
+			return fail(errors.New("runtime api listener: the shell has none"))
+		}
+		if sh.hostNetwork {
+			cfg.Env = withRuntimeAPI(cfg.Env, sh.ln.Addr().String())
+		}
 	}
-	cfg.Procs = cg.procs
-	payload, err := json.Marshal(cfg)
+	msg := initLaunch{TmpMB: cfg.TmpMB, Argv: cfg.Argv, Env: cfg.Env, Dir: cfg.Dir}
+	var fds []int
+	if msg.Late, fds, err = openLate(late); err != nil {
+		return fail(fmt.Errorf("bind into the sandbox: %w", err))
+	}
+	err = sendInit(sh.ctl, msg, fds)
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+	sh.ctl.Close()
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("%w: send config to init: %w", errShellLost, err))
 	}
-	_, err = cfgW.Write(payload)
-	cfgW.Close()
-	if err != nil {
-		return fail(fmt.Errorf("send config to init: %w", err))
-	}
-	_ = statusR.SetReadDeadline(time.Now().Add(setupTimeout))
-	status := bufio.NewReader(statusR)
+	_ = sh.statusR.SetReadDeadline(time.Now().Add(setupTimeout))
+	status := bufio.NewReader(sh.statusR)
 	rep, err := readReport(status)
 	switch {
+	case errors.Is(err, errNoReport):
+		return fail(fmt.Errorf("%w: wait for init: %w", errShellLost, err))
 	case err != nil:
 		return fail(fmt.Errorf("wait for init: %w", err))
 	case rep.Err != nil:
@@ -274,16 +430,22 @@ func startInit(cfg *initConfig, spec Spec) (*Process, error) {
 	case !rep.Started:
 		return fail(errors.New("wait for init: unexpected report"))
 	}
-	_ = statusR.SetReadDeadline(time.Time{})
+	_ = sh.statusR.SetReadDeadline(time.Time{})
+	if spec.RuntimeAPI != nil {
+		spec.RuntimeAPI(sh.ln)
+	} else if sh.ln != nil {
+		sh.ln.Close()
+	}
+	sh.ln = nil
 	// The runtime, forked already, keeps the score preferForOOM gave; the
 	// init goes back to the default, so the OOM killer takes the function's
 	// processes first. (Lower than that would need CAP_SYS_RESOURCE, which
 	// a root in a container may lack.)
-	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("0\n"), 0)
-	p := &Process{Output: out, cmd: cmd, pgid: pid, done: make(chan struct{}), limits: cg,
-		runtimeExit: exitReader(statusR, status)}
-	if en != nil {
-		p.network = en
+	_ = os.WriteFile("/proc/"+strconv.Itoa(sh.pid)+"/oom_score_adj", []byte("0\n"), 0)
+	p := &Process{Output: sh.out, cmd: sh.cmd, pgid: sh.pid, done: make(chan struct{}), limits: sh.cg,
+		runtimeExit: exitReader(sh.statusR, status)}
+	if sh.en != nil {
+		p.network = sh.en
 	}
 	go p.wait()
 	return p, nil

@@ -48,6 +48,7 @@ import (
 	"gust/internal/pubsub"
 	"gust/internal/runtimes"
 	"gust/internal/s3events"
+	"gust/internal/sandbox"
 	"gust/internal/sigv4"
 	"gust/internal/store"
 	"gust/internal/tracing"
@@ -69,6 +70,7 @@ type Server struct {
 	launcher *launcher
 	logs     *logs.Store
 	pool     *envpool.Manager
+	shells   *sandbox.Shells // nil unless the linux sandbox keeps shells
 	invoker  *invoke.Service
 	queue    *asyncq.Queue
 	events   *eventbus.Bus
@@ -149,6 +151,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("start server: %w", err)
 	}
 	s.metrics = metrics.New(metrics.Options{Functions: s.store, JetStream: s.nats.JS, Logger: s.logger})
+	if cfg.Sandbox == string(sandbox.KindLinux) && cfg.SandboxShells > 0 {
+		s.shells = sandbox.NewShells(cfg.SandboxShells, s.logger)
+	}
 	s.pool = envpool.New(envpool.Options{
 		Identity:       id,
 		Launcher:       s.launcher,
@@ -158,6 +163,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		IdleTimeout:    cfg.IdleTimeout,
 		InitTimeout:    cfg.InitTimeout,
 		Sandbox:        cfg.Sandbox,
+		Shells:         s.shells,
 		Observers:      []envpool.Observer{s.meter, s.metrics},
 	})
 	reserved, err := s.store.ListConcurrency(ctx)
@@ -401,6 +407,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+		s.shells.Close()
 		if s.meter != nil {
 			// After the pool, so the last invocations' records are buffered;
 			// a few seconds of its own, so a drain that used up ctx still
