@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+)
+
+var initDurationRE = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
+
+// measureCold makes n cold starts of runtime rt's function: each time a
+// configuration change stops its environments, then one invoke with the
+// log tail is timed and its REPORT line's Init Duration read.
+func measureCold(ctx context.Context, t *target, rt string, n int) (Cold, error) {
+	fn := functionName(rt)
+	fail := func(err error) (Cold, error) { return Cold{}, fmt.Errorf("bench: cold %s: %w", rt, err) }
+	in := &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(warmPayload), LogType: types.LogTypeTail}
+	// One untimed invoke first, so the code is unpacked in the server's
+	// cache (Lambda's Init Duration leaves out fetching the code too).
+	if _, err := t.lambda.Invoke(ctx, in); err != nil {
+		return fail(err)
+	}
+	var walls, inits []time.Duration
+	for range n {
+		if err := t.recycle(ctx, fn); err != nil {
+			return fail(err)
+		}
+		t0 := time.Now()
+		out, err := t.lambda.Invoke(ctx, in)
+		wall := time.Since(t0)
+		if err != nil {
+			return fail(err)
+		}
+		if out.FunctionError != nil {
+			return fail(fmt.Errorf("function error %s: %s", *out.FunctionError, out.Payload))
+		}
+		initDur, err := initDuration(aws.ToString(out.LogResult))
+		if err != nil {
+			return fail(err)
+		}
+		walls = append(walls, wall)
+		inits = append(inits, initDur)
+	}
+	if err := t.recycle(ctx, fn); err != nil { // free the last environment
+		return fail(err)
+	}
+	slices.Sort(walls)
+	slices.Sort(inits)
+	return Cold{
+		Function:         rt,
+		Starts:           n,
+		FirstInvokeP50Ms: millis(percentile(walls, 50)),
+		FirstInvokeP90Ms: millis(percentile(walls, 90)),
+		InitP50Ms:        millis(percentile(inits, 50)),
+		InitP90Ms:        millis(percentile(inits, 90)),
+	}, nil
+}
+
+// initDuration reads "Init Duration: X ms" from a base64 log tail. Its
+// absence means the invoke found a warm environment.
+func initDuration(logResult string) (time.Duration, error) {
+	tail, err := base64.StdEncoding.DecodeString(logResult)
+	if err != nil {
+		return 0, fmt.Errorf("decode log result: %w", err)
+	}
+	m := initDurationRE.FindSubmatch(tail)
+	if m == nil {
+		return 0, fmt.Errorf("no Init Duration in the log tail (was the environment warm?):\n%s", tail)
+	}
+	ms, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		return 0, fmt.Errorf("parse Init Duration %q: %w", m[1], err)
+	}
+	return time.Duration(ms * float64(time.Millisecond)), nil
+}
