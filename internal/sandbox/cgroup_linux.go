@@ -64,19 +64,19 @@ func cpuQuota(memoryMB int) int64 {
 	return min(max(q, minCPUQuotaU), int64(runtime.NumCPU())*cpuPeriodUs)
 }
 
-// newEnvCgroup creates the environment's cgroup with its limits. Nothing
-// joins it yet.
+// newEnvCgroup creates the environment's cgroup with its memory and pids
+// limits. Its CPU is not limited until resize sets the function's quota:
+// the sandbox's own set-up, which runs in the cgroup, is not throttled by
+// the function's share. Nothing joins it yet.
 func newEnvCgroup(memoryMB int) (*envCgroup, error) {
 	if memoryMB <= 0 {
 		memoryMB = 128
 	}
 	mem := int64(memoryMB) << 20
-	quota, period := cpuQuota(memoryMB), uint64(cpuPeriodUs)
 	pids := int64(pidsLimit)
 	oomKiller := false
 	res := &specs.LinuxResources{
 		Memory: &specs.LinuxMemory{Limit: &mem, DisableOOMKiller: &oomKiller},
-		CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
 		Pids:   &specs.LinuxPids{Limit: &pids},
 	}
 	name := filepath.Join(cgroupParent, cgroupName())
@@ -250,9 +250,9 @@ func (c *envCgroup) removeDirs() {
 	}
 }
 
-// resize gives the cgroup the memory limit and CPU quota of memoryMB. It
-// is for a shell's cgroup, which nothing has joined yet, so lowering the
-// limit below the usage cannot fail.
+// resize gives the cgroup the memory limit and CPU quota of memoryMB,
+// before the runtime starts in it. Only the sandbox's init, with a few
+// megabytes, has joined it yet, so lowering the limit cannot fail.
 func (c *envCgroup) resize(memoryMB int) error {
 	if memoryMB <= 0 {
 		memoryMB = 128

@@ -118,6 +118,9 @@ func Init() {
 	if op, path, err := setupRoot(&sh); err != nil {
 		fail(op, path, err)
 	}
+	if err := json.NewEncoder(status).Encode(initReport{Ready: true}); err != nil {
+		os.Exit(127) // the server gave up on the environment
+	}
 	var cfg initLaunch
 	fds, err := recvInit(initConfigFD, &cfg)
 	if err != nil {

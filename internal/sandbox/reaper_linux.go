@@ -38,6 +38,7 @@ import (
 // exited (then the init exits).
 type initReport struct {
 	Err     *initError `json:"err,omitempty"`
+	Ready   bool       `json:"ready,omitempty"` // a shell: in its root, waiting for initLaunch
 	Started bool       `json:"started,omitempty"`
 	Wait    *uint32    `json:"wait,omitempty"`
 }

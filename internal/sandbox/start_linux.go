@@ -66,7 +66,14 @@ func newShell() (*shell, error) {
 	if err != nil {
 		return nil, err
 	}
-	return startShell(shellShape{root: root, binds: systemBinds(), tmpMB: defaultTmpMB, memoryMB: shellMemoryMB, listen: true})
+	sh, err := startShell(shellShape{root: root, binds: systemBinds(), tmpMB: defaultTmpMB, memoryMB: shellMemoryMB, listen: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := sh.awaitReady(); err != nil {
+		return nil, sh.discard(err)
+	}
+	return sh, nil
 }
 
 // defaultTmpMB is the size of /tmp unless a function asks for more.
@@ -181,22 +188,28 @@ func startInit(cfg *initConfig, spec Spec) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	// As in a shell made ahead, the late binds are cloned once the root
+	// is built: mountinfo lists mounts in the order they were made.
+	if err := sh.awaitReady(); err != nil {
+		return nil, sh.discard(err)
+	}
 	return sh.launch(cfg, spec)
 }
 
 // shell is a linux-sandbox init started ahead of its configuration: this
-// binary re-executed in new namespaces, with its cgroup made (nothing has
-// joined it yet), its network plumbed and its Runtime API listener open.
-// It waits on its config pipe; launch sends the configuration. Everything
-// a shell holds is the same for every function except the cgroup's
-// limits, which launch sets.
+// binary re-executed in new namespaces, in its cgroup, inside its private
+// root, with its network plumbed and its Runtime API listener open. It
+// waits on its configuration socket; launch sends the function's
+// configuration. Everything a shell holds is the same for every function
+// except the cgroup's limits, which launch sets.
 type shell struct {
 	shellShape
 	cmd     *exec.Cmd
 	pid     int
-	out     *os.File // read end of the tree's output
-	ctl     *os.File // the server's end of the init's configuration socket
-	statusR *os.File // read end of the init's status pipe
+	out     *os.File      // read end of the tree's output
+	ctl     *os.File      // the server's end of the init's configuration socket
+	statusR *os.File      // read end of the init's status pipe
+	status  *bufio.Reader // reads statusR, from awaitReady on
 	cg      *envCgroup
 	en      *envNet      // nil with the host network
 	ln      net.Listener // nil when not listening; owned until launch hands it out
@@ -207,7 +220,7 @@ type shellShape struct {
 	root        string
 	binds       []bind // made before the root is entered
 	tmpMB       int
-	memoryMB    int // the limits the cgroup has
+	memoryMB    int // the memory limit the cgroup is made with
 	hostNetwork bool
 	listen      bool // open a Runtime API listener
 }
@@ -339,6 +352,24 @@ func (sh *shell) discard(err error) error {
 	return err
 }
 
+// awaitReady waits until the init reports that it is in its root,
+// waiting for initLaunch.
+func (sh *shell) awaitReady() error {
+	_ = sh.statusR.SetReadDeadline(time.Now().Add(setupTimeout))
+	defer sh.statusR.SetReadDeadline(time.Time{})
+	sh.status = bufio.NewReader(sh.statusR)
+	rep, err := readReport(sh.status)
+	switch {
+	case err != nil:
+		return fmt.Errorf("wait for init: %w", err)
+	case rep.Err != nil:
+		return rep.Err.err()
+	case !rep.Ready:
+		return errors.New("wait for init: unexpected report")
+	}
+	return nil
+}
+
 // lateBinds are the binds of want the shell was not made with. Every
 // bind the shell has must be one of want.
 func lateBinds(have, want []bind) ([]bind, error) {
@@ -391,10 +422,8 @@ func (sh *shell) launch(cfg *initConfig, spec Spec) (*Process, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if spec.MemoryMB != sh.memoryMB {
-		if err := sh.cg.resize(spec.MemoryMB); err != nil {
-			return fail(err)
-		}
+	if err := sh.cg.resize(spec.MemoryMB); err != nil {
+		return fail(err)
 	}
 	if spec.RuntimeAPI != nil {
 		if sh.ln == nil {
@@ -418,7 +447,7 @@ func (sh *shell) launch(cfg *initConfig, spec Spec) (*Process, error) {
 		return fail(fmt.Errorf("%w: send config to init: %w", errShellLost, err))
 	}
 	_ = sh.statusR.SetReadDeadline(time.Now().Add(setupTimeout))
-	status := bufio.NewReader(sh.statusR)
+	status := sh.status
 	rep, err := readReport(status)
 	switch {
 	case errors.Is(err, errNoReport):

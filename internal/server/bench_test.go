@@ -224,51 +224,66 @@ func percentile(sorted []time.Duration, p int) float64 {
 
 var initDurationRE = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
 
+// BenchmarkColdStart runs each function's cold start on two servers side
+// by side: one keeping sandbox shells (the default) and one starting
+// every environment afresh. Under the process sandbox there are no
+// shells, and the two are alike.
 func BenchmarkColdStart(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts a server and runtimes")
 	}
-	s := gusttest.StartServer(b)
-	c := s.Lambda()
-	deployBenchFunctions(b, c)
-	ctx := context.Background()
-
-	for _, fn := range benchRuntimes {
-		b.Run("fn="+fn, func(b *testing.B) {
-			in := &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(benchPayload), LogType: types.LogTypeTail}
-			// One untimed invoke first, so the code is unpacked in the
-			// cache (Lambda's init duration excludes the download too).
-			if _, err := c.Invoke(ctx, in); err != nil {
-				b.Fatalf("first invoke: %v", err)
-			}
-			var wall time.Duration
-			var initMs float64
-			b.ResetTimer()
-			for range b.N {
-				b.StopTimer()
+	for _, shells := range []int{0, 2} {
+		b.Run(fmt.Sprintf("shells=%d", shells), func(b *testing.B) {
+			s := gusttest.StartServer(b, func(c *config.Server) { c.SandboxShells = shells })
+			c := s.Lambda()
+			deployBenchFunctions(b, c)
+			for _, fn := range benchRuntimes {
+				b.Run("fn="+fn, func(b *testing.B) { benchColdStart(b, s, fn, shells) })
 				s.Pool().Invalidate(fn, nil)
-				b.StartTimer()
-				t0 := time.Now()
-				out, err := c.Invoke(ctx, in)
-				wall += time.Since(t0)
-				if err != nil {
-					b.Fatalf("invoke: %v", err)
-				}
-				if out.FunctionError != nil {
-					b.Fatalf("function error %s: %s", *out.FunctionError, out.Payload)
-				}
-				ms, err := initDuration(aws.ToString(out.LogResult))
-				if err != nil {
-					b.Fatal(err)
-				}
-				initMs += ms
 			}
-			b.StopTimer()
-			b.ReportMetric(float64(wall.Microseconds())/1e3/float64(b.N), "first-invoke-ms")
-			b.ReportMetric(initMs/float64(b.N), "init-ms")
 		})
-		s.Pool().Invalidate(fn, nil)
 	}
+}
+
+// benchColdStart measures fn's cold start on s; with shells, each start
+// waits (untimed) until a shell is ready.
+func benchColdStart(b *testing.B, s *gusttest.Server, fn string, shells int) {
+	ctx := context.Background()
+	c := s.Lambda()
+	in := &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(benchPayload), LogType: types.LogTypeTail}
+	// One untimed invoke first, so the code is unpacked in the
+	// cache (Lambda's init duration excludes the download too).
+	if _, err := c.Invoke(ctx, in); err != nil {
+		b.Fatalf("first invoke: %v", err)
+	}
+	var wall time.Duration
+	var initMs float64
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		s.Pool().Invalidate(fn, nil)
+		if shells > 0 && s.Config.Sandbox == "linux" {
+			gusttest.WaitFor(b, 10*time.Second, "a sandbox shell", func() bool { return s.Shells().Ready() > 0 })
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		out, err := c.Invoke(ctx, in)
+		wall += time.Since(t0)
+		if err != nil {
+			b.Fatalf("invoke: %v", err)
+		}
+		if out.FunctionError != nil {
+			b.Fatalf("function error %s: %s", *out.FunctionError, out.Payload)
+		}
+		ms, err := initDuration(aws.ToString(out.LogResult))
+		if err != nil {
+			b.Fatal(err)
+		}
+		initMs += ms
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(wall.Microseconds())/1e3/float64(b.N), "first-invoke-ms")
+	b.ReportMetric(initMs/float64(b.N), "init-ms")
 }
 
 // initDuration reads "Init Duration: X ms" from a base64 log tail.

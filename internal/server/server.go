@@ -343,6 +343,10 @@ func (s *Server) Region() string { return s.cfg.Region }
 // Pool exposes the environment manager's counts, for tests and metrics.
 func (s *Server) Pool() *envpool.Manager { return s.pool }
 
+// Shells exposes the sandbox shells kept ready (nil without), for tests
+// and benchmarks.
+func (s *Server) Shells() *sandbox.Shells { return s.shells }
+
 // Async exposes the async invocation queue, for tests and metrics.
 func (s *Server) Async() *asyncq.Queue { return s.queue }
 
