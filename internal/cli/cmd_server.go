@@ -70,6 +70,7 @@ The first Ctrl-C (SIGINT or SIGTERM) drains in-flight invocations for up to
 	f.IntVar(&cfg.AsyncConcurrency, "async-concurrency", cfg.AsyncConcurrency, "most async events of one function run at once on this server")
 	f.StringVar(&cfg.Sandbox, "sandbox", cfg.Sandbox, "how execution environments are confined: linux (namespaces and cgroups; the default as root on Linux) or process (none; the default otherwise, and the way to opt out)")
 	f.IntVar(&cfg.SandboxShells, "sandbox-shells", cfg.SandboxShells, "linux-sandbox environments kept started ahead of need, to shorten cold starts (0: none)")
+	f.IntVar(&cfg.StemCells, "stem-cells", cfg.StemCells, "Node.js and Python runtimes each kept started in linux-sandbox shells, waiting for a function, to shorten their cold starts (0: none)")
 	f.StringVar(&cfg.NodePath, "node", "", "node binary for the nodejs runtimes (default: node on PATH)")
 	f.StringVar(&cfg.PythonPath, "python", "", "python binary for the python runtimes (default: python3 on PATH)")
 	f.StringVar(&logLevel, "log-level", "info", "server log level: debug, info, warn or error")

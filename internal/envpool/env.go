@@ -137,18 +137,33 @@ func (m *Manager) launch(p *pool, spec LaunchSpec, initType string) (*Env, error
 	return e, nil
 }
 
-// lambdaEnv is the process environment Lambda gives a runtime (§4.4),
-// except AWS_LAMBDA_RUNTIME_API, which the sandbox sets.
-func lambdaEnv(fn *lambda.Function, id lambda.Identity, stream string, spec LaunchSpec, initType string) []string {
-	env := make([]string, 0, 24+len(fn.Environment)+len(spec.Env))
-	env = append(env,
+// baseEnv is the start of every environment Lambda gives a runtime.
+func baseEnv(spec LaunchSpec) []string {
+	return []string{
 		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
 		"LANG=en_US.UTF-8",
 		"TZ=:UTC",
 		// Lambda's search path, with the task and runtime dirs where this
 		// sandbox has them rather than at /var/task and /var/runtime.
-		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:"+spec.RuntimeDir+":"+spec.RuntimeDir+"/lib:"+spec.Dir+":"+spec.Dir+"/lib:/opt/lib",
-	)
+		"LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:" + spec.RuntimeDir + ":" + spec.RuntimeDir + "/lib:" + spec.Dir + ":" + spec.Dir + "/lib:/opt/lib",
+	}
+}
+
+// StemSpec is the sandbox spec of a stem cell (sandbox.Stem) for a
+// runtime launched as spec: what an environment of it starts with before
+// any function's own configuration. spec.Dir stands for the code.
+func StemSpec(kind string, spec LaunchSpec) sandbox.Spec {
+	return sandbox.Spec{
+		Argv: spec.Argv, Dir: spec.Dir, Env: append(baseEnv(spec), spec.Env...),
+		Kind: sandbox.Kind(kind), CodeDir: spec.Dir, RuntimeDir: spec.RuntimeDir,
+	}
+}
+
+// lambdaEnv is the process environment Lambda gives a runtime (§4.4),
+// except AWS_LAMBDA_RUNTIME_API, which the sandbox sets.
+func lambdaEnv(fn *lambda.Function, id lambda.Identity, stream string, spec LaunchSpec, initType string) []string {
+	env := make([]string, 0, 24+len(fn.Environment)+len(spec.Env))
+	env = append(env, baseEnv(spec)...)
 	for k, v := range fn.Environment {
 		env = append(env, k+"="+v)
 	}

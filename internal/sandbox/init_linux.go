@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -118,6 +119,16 @@ func Init() {
 	if op, path, err := setupRoot(&sh); err != nil {
 		fail(op, path, err)
 	}
+	if op, path, err := limitInit(); err != nil {
+		fail(op, path, err)
+	}
+	var stem *stemRuntime
+	if sh.Stem != nil {
+		var err error
+		if stem, err = startStem(sh.Stem); err != nil {
+			fail("fork/exec", sh.Stem.Argv[0], err)
+		}
+	}
 	if err := json.NewEncoder(status).Encode(initReport{Ready: true}); err != nil {
 		os.Exit(127) // the server gave up on the environment
 	}
@@ -130,10 +141,27 @@ func Init() {
 	if op, path, err := finishRoot(sh.TmpMB, &cfg, fds); err != nil {
 		fail(op, path, err)
 	}
+	if stem != nil && stem.exited() {
+		// Exit without a report: the server starts the function afresh.
+		os.Exit(127)
+	}
 	if op, path, err := dropPrivileges(&cfg); err != nil {
 		fail(op, path, err)
 	}
-	superviseRuntime(&cfg, status, <-sigs, fail)
+	var pid int
+	if stem != nil {
+		if err := stem.specialize(&cfg); err != nil {
+			os.Exit(127) // the stem runtime died meanwhile: as above
+		}
+		pid = stem.pid
+	} else {
+		// Handled signals are reset to the default in the runtime by
+		// execve (ignored ones would be inherited).
+		if pid, err = syscall.ForkExec(cfg.Argv[0], cfg.Argv, &syscall.ProcAttr{Env: cfg.Env, Files: []uintptr{0, 1, 2}}); err != nil {
+			fail("fork/exec", cfg.Argv[0], err)
+		}
+	}
+	superviseRuntime(pid, status, <-sigs)
 }
 
 // setupRoot builds the private root on cfg.Root, pivots into it and sets
@@ -334,13 +362,10 @@ func makeDev(dev string) (op, path string, err error) {
 	return "", "", nil
 }
 
-// dropPrivileges sets the limits, becomes
-// the unprivileged function user with no way back (no capabilities,
-// no_new_privs so setuid binaries stay powerless) and enters the working
-// directory. It is the init that does so, before it forks the runtime,
-// which inherits all of it: nothing privileged is left in the environment
-// while the function runs.
-func dropPrivileges(cfg *initLaunch) (op, path string, err error) {
+// limitInit sets the limits every runtime inherits, and no_new_privs, so
+// setuid binaries stay powerless, before any runtime starts (a stem
+// cell's in the shell, with the init still privileged).
+func limitInit() (op, path string, err error) {
 	nofile := &syscall.Rlimit{Cur: nofileLimit, Max: nofileLimit}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, nofile); err != nil {
 		return "setrlimit", "RLIMIT_NOFILE", err
@@ -348,6 +373,27 @@ func dropPrivileges(cfg *initLaunch) (op, path string, err error) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{}); err != nil {
 		return "setrlimit", "RLIMIT_CORE", err
 	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return "prctl", "PR_SET_NO_NEW_PRIVS", err
+	}
+	// The runtime shares the environment's pids limit with this init, so
+	// a fork bomb can leave the init unable to create a thread; the Go
+	// runtime makes one when a goroutine blocks and no idle thread is
+	// left, and dies (exit status 2) if it cannot. So the init keeps spare
+	// threads from the start and never collects garbage (it allocates
+	// next to nothing), which is what would otherwise want more threads.
+	debug.SetGCPercent(-1)
+	spareThreads(4)
+	return "", "", nil
+}
+
+// dropPrivileges sets the limits, becomes
+// the unprivileged function user with no way back (no capabilities,
+// no_new_privs so setuid binaries stay powerless) and enters the working
+// directory. It is the init that does so, before it forks the runtime,
+// which inherits all of it: nothing privileged is left in the environment
+// while the function runs.
+func dropPrivileges(cfg *initLaunch) (op, path string, err error) {
 	if err := syscall.Setgroups(nil); err != nil {
 		return "setgroups", "", err
 	}
@@ -361,8 +407,11 @@ func dropPrivileges(cfg *initLaunch) (op, path string, err error) {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
 		return "prctl", "PR_SET_PDEATHSIG", err
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return "prctl", "PR_SET_NO_NEW_PRIVS", err
+	// Not dumpable, whatever fs.suid_dumpable says: the function, the
+	// same user, can neither ptrace the init nor read its /proc files.
+	// The runtime is dumpable again once executed.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return "prctl", "PR_SET_DUMPABLE", err
 	}
 	if err := unix.Chdir(cfg.Dir); err != nil {
 		return "chdir", cfg.Dir, err

@@ -28,6 +28,7 @@ type initShell struct {
 	Binds    []bind   // read-only bind mounts made before the root is entered
 	TmpMB    int      // size of /tmp
 	Hostname string
+	Stem     *initStem // the runtime to start before the launch, or nil
 }
 
 // initLaunch is the second: the function's environment.

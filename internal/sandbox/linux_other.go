@@ -15,12 +15,18 @@ func startLinux(Spec) (*Process, error) {
 
 // Shells exist only in the linux sandbox.
 type (
-	initConfig struct{}
-	shell      struct{}
+	initConfig    struct{}
+	shell         struct{}
+	shellTemplate struct{}
 )
 
+func (*shellTemplate) fits(*initConfig) bool { return false }
+func (*shellTemplate) isStem() bool          { return false }
+
 func shellsSupported() bool                               { return false }
-func newShell() (*shell, error)                           { return nil, errNoLinux }
+func newShell(*shellTemplate) (*shell, error)             { return nil, errNoLinux }
+func plainTemplate(string) (*shellTemplate, error)        { return nil, errNoLinux }
+func stemTemplate(Stem) (*shellTemplate, error)           { return nil, errNoLinux }
 func linuxStartConfig(Spec) (*initConfig, error)          { return nil, errNoLinux }
 func startInit(*initConfig, Spec) (*Process, error)       { return nil, errNoLinux }
 func (*shell) launch(*initConfig, Spec) (*Process, error) { return nil, errNoLinux }

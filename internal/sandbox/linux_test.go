@@ -351,7 +351,7 @@ func BenchmarkStart(b *testing.B) {
 			if c.name == "linux-shell" {
 				// A shell started ahead, as Shells keeps them; the wait
 				// for the next one is outside the timed start.
-				shells = NewShells(1, nil)
+				shells = NewShells(ShellsOptions{Size: 1})
 				defer shells.Close()
 				start = shells.Start
 			}

@@ -8,14 +8,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The linux sandbox's init stays pid 1 of the environment's pid namespace
@@ -69,29 +66,10 @@ func watchSignals() <-chan chan os.Signal {
 }
 
 // superviseRuntime runs in the init once it is the unprivileged function
-// user with the environment's limits, cgroup and working directory, all of
-// which the runtime inherits. It never returns.
-func superviseRuntime(cfg *initLaunch, status *os.File, sigs <-chan os.Signal, fail func(op, path string, err error)) {
-	// Not dumpable, whatever fs.suid_dumpable says: the function, the
-	// same user, can neither ptrace the init nor read its /proc files.
-	// The runtime is dumpable again once executed.
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		fail("prctl", "PR_SET_DUMPABLE", err)
-	}
-	// The runtime shares the environment's pids limit with this init, so
-	// a fork bomb can leave the init unable to create a thread; the Go
-	// runtime makes one when a goroutine blocks and no idle thread is
-	// left, and dies (exit status 2) if it cannot. So the init keeps spare
-	// threads from the start and never collects garbage (it allocates
-	// next to nothing), which is what would otherwise want more threads.
-	debug.SetGCPercent(-1)
-	spareThreads(4)
-	// Handled signals are reset to the default in the runtime by execve
-	// (ignored ones would be inherited).
-	pid, err := syscall.ForkExec(cfg.Argv[0], cfg.Argv, &syscall.ProcAttr{Env: cfg.Env, Files: []uintptr{0, 1, 2}})
-	if err != nil {
-		fail("fork/exec", cfg.Argv[0], err)
-	}
+// user and the runtime (pid) runs with the environment's limits, cgroup
+// and working directory. It reports the start, passes SIGTERM on and
+// reports the runtime's exit. It never returns.
+func superviseRuntime(pid int, status *os.File, sigs <-chan os.Signal) {
 	if err := json.NewEncoder(status).Encode(initReport{Started: true}); err != nil {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		os.Exit(127) // the server gave up on the environment

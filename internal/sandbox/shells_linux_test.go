@@ -19,9 +19,9 @@ import (
 func waitShells(t testing.TB, s *Shells, n int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for s.Ready() < n {
+	for s.Ready("shell") < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d shells ready after 20s, want %d", s.Ready(), n)
+			t.Fatalf("%d shells ready after 20s, want %d", s.Ready("shell"), n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -119,7 +119,7 @@ func TestShellEnvIsLikeAFreshOne(t *testing.T) {
 	}
 	freshOut, freshLimits := runIn(t, Start, spec())
 
-	shells := NewShells(1, nil)
+	shells := NewShells(ShellsOptions{Size: 1})
 	defer shells.Close()
 	waitShells(t, shells, 1)
 	shellOut, shellLimits := runIn(t, shells.Start, spec())
@@ -152,11 +152,11 @@ func TestShellEnvIsLikeAFreshOne(t *testing.T) {
 func TestShellsReplaceDeadShells(t *testing.T) {
 	needLinuxSandbox(t)
 	mounts := mountCount(t)
-	shells := NewShells(1, nil)
+	shells := NewShells(ShellsOptions{Size: 1})
 	defer shells.Close()
 	waitShells(t, shells, 1)
 	shells.mu.Lock()
-	victim := shells.ready[0]
+	victim := shells.pools[0].ready[0]
 	shells.mu.Unlock()
 	if err := syscall.Kill(victim.pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -173,8 +173,8 @@ func TestShellsReplaceDeadShells(t *testing.T) {
 	}
 	waitShells(t, shells, 1)
 	shells.Close()
-	if shells.Ready() != 0 {
-		t.Errorf("%d shells left after Close", shells.Ready())
+	if shells.Ready("shell") != 0 {
+		t.Errorf("%d shells left after Close", shells.Ready("shell"))
 	}
 	assertClean(t, mounts)
 }
@@ -183,7 +183,7 @@ func TestShellsReplaceDeadShells(t *testing.T) {
 // shell.
 func TestShellsPassOtherSpecsThrough(t *testing.T) {
 	needLinuxSandbox(t)
-	shells := NewShells(1, nil)
+	shells := NewShells(ShellsOptions{Size: 1})
 	defer shells.Close()
 	waitShells(t, shells, 1)
 	p, err := shells.Start(Spec{Kind: KindProcess, Argv: []string{"/bin/true"}, Dir: t.TempDir()})
@@ -193,7 +193,7 @@ func TestShellsPassOtherSpecsThrough(t *testing.T) {
 	io.Copy(io.Discard, p.Output)
 	p.Output.Close()
 	<-p.Done()
-	if taken, missed := shells.Stats(); taken != 0 || missed != 0 || shells.Ready() != 1 {
-		t.Errorf("taken %d, missed %d, ready %d; want the shell left alone", taken, missed, shells.Ready())
+	if taken, missed := shells.Stats(); taken != 0 || missed != 0 || shells.Ready("shell") != 1 {
+		t.Errorf("taken %d, missed %d, ready %d; want the shell left alone", taken, missed, shells.Ready("shell"))
 	}
 }

@@ -59,14 +59,15 @@ func linuxStartConfig(spec Spec) (*initConfig, error) {
 // shellsSupported reports whether this process can make shells.
 func shellsSupported() bool { return os.Geteuid() == 0 && initHooked.Load() }
 
-// newShell starts a shell for Shells: the default state dir, the system
-// directories bound, its own network, listening.
-func newShell() (*shell, error) {
-	root, err := stateDir("")
-	if err != nil {
-		return nil, err
+// newShell starts a shell of template t for Shells, listening in its own
+// network, and waits until it is ready (a stem cell: until its runtime
+// waits for its function).
+func newShell(t *shellTemplate) (*shell, error) {
+	shape := shellShape{root: t.root, binds: t.binds, tmpMB: t.tmpMB, memoryMB: shellMemoryMB, listen: true}
+	if t.isStem() {
+		shape.stem = t
 	}
-	sh, err := startShell(shellShape{root: root, binds: systemBinds(), tmpMB: defaultTmpMB, memoryMB: shellMemoryMB, listen: true})
+	sh, err := startShell(shape)
 	if err != nil {
 		return nil, err
 	}
@@ -179,11 +180,11 @@ func under(path string, dirs ...string) bool {
 }
 
 // startInit starts a shell for spec and launches spec in it at once. The
-// shell has the system directories bound, as Shells' have, and gets the
-// rest late: an environment is built the same way whether its shell was
-// made ahead or not, down to the order of its mounts.
+// shell has every bind but the code's, as Shells' have, and gets the code
+// late: an environment is built the same way whether its shell was made
+// ahead or not, down to the order of its mounts.
 func startInit(cfg *initConfig, spec Spec) (*Process, error) {
-	sh, err := startShell(shellShape{root: cfg.Root, binds: systemBinds(), tmpMB: cfg.TmpMB, memoryMB: spec.MemoryMB,
+	sh, err := startShell(shellShape{root: cfg.Root, binds: earlyBinds(cfg.Binds), tmpMB: cfg.TmpMB, memoryMB: spec.MemoryMB,
 		hostNetwork: spec.hostNetwork, listen: spec.RuntimeAPI != nil})
 	if err != nil {
 		return nil, err
@@ -222,7 +223,8 @@ type shellShape struct {
 	tmpMB       int
 	memoryMB    int // the memory limit the cgroup is made with
 	hostNetwork bool
-	listen      bool // open a Runtime API listener
+	listen      bool           // open a Runtime API listener
+	stem        *shellTemplate // a stem cell's, whose runtime the shell starts; or nil
 }
 
 // startShell re-executes this binary as a sandbox init in new mount, pid,
@@ -323,8 +325,11 @@ func startShell(shape shellShape) (*shell, error) {
 	} else if sh.cg, err = newEnvCgroup(memoryMB); err != nil {
 		return nil, sh.discard(err)
 	}
-	err = sendInit(sh.ctl, initShell{Procs: sh.cg.procs, Root: shape.root, Binds: shape.binds, TmpMB: shape.tmpMB,
-		Hostname: "localhost"}, nil)
+	msg := initShell{Procs: sh.cg.procs, Root: shape.root, Binds: shape.binds, TmpMB: shape.tmpMB, Hostname: "localhost"}
+	if shape.stem != nil {
+		msg.Stem = &initStem{Argv: shape.stem.argv, Env: shape.stem.env}
+	}
+	err = sendInit(sh.ctl, msg, nil)
 	if err != nil {
 		return nil, sh.discard(fmt.Errorf("configure init: %w", err))
 	}

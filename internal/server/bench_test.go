@@ -224,30 +224,35 @@ func percentile(sorted []time.Duration, p int) float64 {
 
 var initDurationRE = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
 
-// BenchmarkColdStart runs each function's cold start on two servers side
-// by side: one keeping sandbox shells (the default) and one starting
-// every environment afresh. Under the process sandbox there are no
-// shells, and the two are alike.
+// BenchmarkColdStart runs each function's cold start on three servers
+// side by side: one starting every environment afresh, one keeping
+// sandbox shells (namespaces, network, cgroup and root made ahead), and
+// one keeping stem cells too (shells with the Node.js or Python runtime
+// started). Under the process sandbox there are neither, and the three
+// are alike.
 func BenchmarkColdStart(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts a server and runtimes")
 	}
-	for _, shells := range []int{0, 2} {
-		b.Run(fmt.Sprintf("shells=%d", shells), func(b *testing.B) {
-			s := gusttest.StartServer(b, func(c *config.Server) { c.SandboxShells = shells })
+	for _, v := range []struct {
+		name          string
+		shells, stems int
+	}{{"fresh", 0, 0}, {"shells", 2, 0}, {"stems", 2, 1}} {
+		b.Run("start="+v.name, func(b *testing.B) {
+			s := gusttest.StartServer(b, func(c *config.Server) { c.SandboxShells, c.StemCells = v.shells, v.stems })
 			c := s.Lambda()
 			deployBenchFunctions(b, c)
 			for _, fn := range benchRuntimes {
-				b.Run("fn="+fn, func(b *testing.B) { benchColdStart(b, s, fn, shells) })
+				b.Run("fn="+fn, func(b *testing.B) { benchColdStart(b, s, fn) })
 				s.Pool().Invalidate(fn, nil)
 			}
 		})
 	}
 }
 
-// benchColdStart measures fn's cold start on s; with shells, each start
-// waits (untimed) until a shell is ready.
-func benchColdStart(b *testing.B, s *gusttest.Server, fn string, shells int) {
+// benchColdStart measures fn's cold start on s; each start waits
+// (untimed) until the server's shells are all ready.
+func benchColdStart(b *testing.B, s *gusttest.Server, fn string) {
 	ctx := context.Background()
 	c := s.Lambda()
 	in := &lambda.InvokeInput{FunctionName: aws.String(fn), Payload: []byte(benchPayload), LogType: types.LogTypeTail}
@@ -262,9 +267,7 @@ func benchColdStart(b *testing.B, s *gusttest.Server, fn string, shells int) {
 	for range b.N {
 		b.StopTimer()
 		s.Pool().Invalidate(fn, nil)
-		if shells > 0 && s.Config.Sandbox == "linux" {
-			gusttest.WaitFor(b, 10*time.Second, "a sandbox shell", func() bool { return s.Shells().Ready() > 0 })
-		}
+		gusttest.WaitFor(b, 10*time.Second, "the sandbox shells", s.Shells().Full)
 		b.StartTimer()
 		t0 := time.Now()
 		out, err := c.Invoke(ctx, in)

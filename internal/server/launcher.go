@@ -14,6 +14,7 @@ import (
 	"gust/internal/lambda"
 	"gust/internal/logs"
 	"gust/internal/runtimes"
+	"gust/internal/sandbox"
 	"gust/internal/store"
 )
 
@@ -107,4 +108,27 @@ type logWriter struct{ s *logs.Store }
 
 func (w logWriter) WriteLog(group, stream string, at time.Time, line string) {
 	w.s.Append(group, stream, logs.Event{Timestamp: at.UnixMilli(), Message: line})
+}
+
+// stemRuntimes are the runtimes kept started as stem cells, by the name
+// of their pool: one id per interpreter (every id of a family runs the
+// same interpreter and bootstrap here).
+var stemRuntimes = [][2]string{{"python", "python3.12"}, {"node", "nodejs20.x"}}
+
+// stems describes count stem cells of each interpreter this host has;
+// code is any absolute directory, standing for each function's code.
+func (l *launcher) stems(kind string, count int, code string) []sandbox.Stem {
+	if count <= 0 {
+		return nil
+	}
+	var stems []sandbox.Stem
+	for _, rt := range stemRuntimes {
+		argv, err := l.runtimes.Command(rt[1], code)
+		if err != nil {
+			continue // no such interpreter here
+		}
+		spec := envpool.LaunchSpec{Argv: argv, Dir: code, RuntimeDir: l.runtimes.RuntimeDir(), Env: l.runtimes.Env(rt[1])}
+		stems = append(stems, sandbox.Stem{Name: rt[0], Spec: envpool.StemSpec(kind, spec), Count: count})
+	}
+	return stems
 }

@@ -151,8 +151,13 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("start server: %w", err)
 	}
 	s.metrics = metrics.New(metrics.Options{Functions: s.store, JetStream: s.nats.JS, Logger: s.logger})
-	if cfg.Sandbox == string(sandbox.KindLinux) && cfg.SandboxShells > 0 {
-		s.shells = sandbox.NewShells(cfg.SandboxShells, s.logger)
+	if cfg.Sandbox == string(sandbox.KindLinux) && (cfg.SandboxShells > 0 || cfg.StemCells > 0) {
+		code, err := filepath.Abs(filepath.Join(cfg.DataDir, "code"))
+		if err != nil {
+			return fmt.Errorf("start server: %w", err)
+		}
+		s.shells = sandbox.NewShells(sandbox.ShellsOptions{Size: cfg.SandboxShells, RuntimeDir: table.RuntimeDir(),
+			Stems: s.launcher.stems(cfg.Sandbox, cfg.StemCells, code), Logger: s.logger})
 	}
 	s.pool = envpool.New(envpool.Options{
 		Identity:       id,

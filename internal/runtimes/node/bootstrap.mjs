@@ -8,8 +8,37 @@ import http from 'node:http';
 import { format } from 'node:util';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
+
+// In a stem cell (a runtime started before its function was known, see
+// Gust's sandbox.Stem), wait for the function: its whole environment and
+// working directory arrive as JSON on the socket _GUST_STEM_FD names, once
+// this says it is ready, and replace this process's own before anything
+// reads them.
+function specialize() {
+  if (process.env._GUST_STEM_FD === undefined) return;
+  const fd = Number(process.env._GUST_STEM_FD);
+  writeSync(fd, 'ready');
+  const data = readFileSync(fd);
+  closeSync(fd);
+  if (data.length === 0) process.exit(1); // the environment was never launched
+  const spec = JSON.parse(data);
+  // Whatever the interpreter added to its environment as it started, it
+  // would add for the function too: the variables it reads then are the
+  // same in both (Gust checks).
+  const started = new Set(readFileSync('/proc/self/environ', 'utf8').split('\0'));
+  const added = Object.entries(process.env)
+    .filter(([k, v]) => k !== '_GUST_STEM_FD' && !started.has(k + '=' + v));
+  for (const key of Object.keys(process.env)) delete process.env[key];
+  for (const kv of spec.env) {
+    const i = kv.indexOf('=');
+    process.env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  for (const [k, v] of added) process.env[k] = v;
+  process.chdir(spec.dir);
+}
+specialize();
 
 const env = process.env;
 const taskRoot = env.LAMBDA_TASK_ROOT || process.cwd();

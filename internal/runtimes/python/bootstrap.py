@@ -13,6 +13,46 @@ import sys
 import time
 import _socket
 
+
+def _specialize():
+    """In a stem cell (a runtime started before its function was known, see
+    Gust's sandbox.Stem), wait for the function: its whole environment and
+    working directory arrive as JSON on the socket _GUST_STEM_FD names, once
+    this says it is ready, and replace this process's own before anything
+    reads them."""
+    fd = os.environ.get("_GUST_STEM_FD")
+    if fd is None:
+        return
+    fd = int(fd)
+    os.write(fd, b"ready")
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 16)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(fd)
+    if not chunks:
+        sys.exit(1)  # the environment was never launched
+    spec = json.loads(b"".join(chunks))
+    # What the interpreter added to its environment as it started (PEP
+    # 538's LC_CTYPE) it would add for the function too: the variables it
+    # reads then are the same in both (Gust checks).
+    with open("/proc/self/environ", "rb") as f:
+        started = set(f.read().split(b"\0"))
+    added = [(k, v) for k, v in os.environ.items()
+             if k != "_GUST_STEM_FD" and (k + "=" + v).encode("utf-8", "surrogateescape") not in started]
+    os.environ.clear()
+    for kv in spec["env"]:
+        key, _, value = kv.partition("=")
+        os.environ[key] = value
+    for key, value in added:
+        os.environ[key] = value
+    os.chdir(spec["dir"])
+
+
+_specialize()
+
 _request_id = [""]  # the request being served; "" outside an invocation
 _BOOTSTRAP_FILE = os.path.abspath(__file__)
 
