@@ -13,8 +13,8 @@ import "strings"
 // spec fits a stem only when every variable that can change an
 // interpreter's start-up (stemSensitive) is the same, in the same order,
 // in both environments. Everything else a function sees is the same as
-// in a fresh environment, except the initial environment block of the
-// runtime process (/proc/self/environ), which keeps the stem's.
+// in a fresh environment; the runtime's environment block
+// (/proc/self/environ) is the function's environment followed by zeros.
 type Stem struct {
 	// Name names the stem's pool, e.g. "python".
 	Name string
@@ -30,6 +30,14 @@ type Stem struct {
 // stemVarEnv names the descriptor a stem runtime reads its function's
 // environment from; the bootstraps look for it.
 const stemVarEnv = "_GUST_STEM_FD"
+
+// stemPadEnv is a variable whose value only reserves stemPadBytes in a
+// stem runtime's environment block, for its function's environment
+// (Lambda's own variables and the function's 4 KB, with room to spare).
+const (
+	stemPadEnv   = "_GUST_STEM_PAD"
+	stemPadBytes = 64 << 10
+)
 
 // stemSensitive reports whether an interpreter may read the variable
 // kv ("KEY=value") while it starts, before the bootstrap runs: Python's

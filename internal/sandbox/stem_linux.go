@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -109,7 +110,10 @@ func startStem(st *initStem) (*stemRuntime, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := append(slices.Clip(st.Env), stemVarEnv+"=3")
+	// The padding reserves room in the runtime's environment block, which
+	// it overwrites with its function's environment (the bootstraps'
+	// stem wait), so /proc/<pid>/environ shows that as for any runtime.
+	env := append(slices.Clip(st.Env), stemVarEnv+"=3", stemPadEnv+"="+strings.Repeat("x", stemPadBytes))
 	pid, err := syscall.ForkExec(st.Argv[0], st.Argv, &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   env,

@@ -61,6 +61,8 @@ def handler(event, context):
         "umask": os.umask(0o022),
         "task": sorted(os.listdir("/var/task")),
         "cgroup": read("/proc/self/cgroup"),
+        "environ": [kv for kv in read("/proc/self/environ").rstrip("\0").split("\0")
+                    if kv.split("=")[0] not in VARYING],
     }
 `
 	introspectNode = `import { readFileSync, readdirSync, statfsSync } from 'node:fs';
@@ -89,6 +91,8 @@ export const handler = async (event) => {
     timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
     task: readdirSync('/var/task').sort(),
     cgroup: readFileSync('/proc/self/cgroup', 'utf8'),
+    environ: readFileSync('/proc/self/environ', 'utf8').replace(/\0+$/, '').split('\0')
+      .filter((kv) => !VARYING.has(kv.split('=')[0])),
   };
 };
 `
@@ -139,6 +143,9 @@ func TestStemCellIsIndistinguishable(t *testing.T) {
 			}
 			if env, _ := views[0]["env"].([]any); !contains(env, "GREETING=hello") || !contains(env, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024") {
 				t.Errorf("the stem cell lacks the function's environment: %v", env)
+			}
+			if environ, _ := views[0]["environ"].([]any); !contains(environ, "GREETING=hello") {
+				t.Errorf("the stem cell's /proc/self/environ lacks the function's environment: %v", environ)
 			}
 			if views[0]["cwd"] != "/var/task" {
 				t.Errorf("cwd = %v, want /var/task", views[0]["cwd"])

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { format } from 'node:util';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { closeSync, existsSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
 // In a stem cell (a runtime started before its function was known, see
@@ -29,14 +29,35 @@ function specialize() {
   // same in both (Gust checks).
   const started = new Set(readFileSync('/proc/self/environ', 'utf8').split('\0'));
   const added = Object.entries(process.env)
-    .filter(([k, v]) => k !== '_GUST_STEM_FD' && !started.has(k + '=' + v));
+    .filter(([k, v]) => !k.startsWith('_GUST_STEM_') && !started.has(k + '=' + v));
   for (const key of Object.keys(process.env)) delete process.env[key];
   for (const kv of spec.env) {
     const i = kv.indexOf('=');
     process.env[kv.slice(0, i)] = kv.slice(i + 1);
   }
   for (const [k, v] of added) process.env[k] = v;
+  rewriteEnvironBlock(spec.env);
   process.chdir(spec.dir);
+}
+
+// rewriteEnvironBlock writes env over the environment block the kernel
+// shows as /proc/self/environ (where ps and the host look), which a stem
+// cell's runtime started with: _GUST_STEM_PAD reserved the room, and
+// nothing points into the block once process.env was replaced. The rest
+// of the block is zeroed.
+function rewriteEnvironBlock(env) {
+  const stat = readFileSync('/proc/self/stat', 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const start = Number(fields[47]);
+  const end = Number(fields[48]); // env_start, env_end
+  const block = Buffer.from(env.map((kv) => kv + '\0').join(''));
+  if (block.length > end - start) return; // no room: the block keeps the stem's environment
+  const mem = openSync('/proc/self/mem', 'r+');
+  try {
+    writeSync(mem, Buffer.concat([block, Buffer.alloc(end - start - block.length)]), 0, end - start, start);
+  } finally {
+    closeSync(mem);
+  }
 }
 specialize();
 

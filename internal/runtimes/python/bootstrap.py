@@ -41,14 +41,33 @@ def _specialize():
     with open("/proc/self/environ", "rb") as f:
         started = set(f.read().split(b"\0"))
     added = [(k, v) for k, v in os.environ.items()
-             if k != "_GUST_STEM_FD" and (k + "=" + v).encode("utf-8", "surrogateescape") not in started]
+             if not k.startswith("_GUST_STEM_") and (k + "=" + v).encode("utf-8", "surrogateescape") not in started]
     os.environ.clear()
     for kv in spec["env"]:
         key, _, value = kv.partition("=")
         os.environ[key] = value
     for key, value in added:
         os.environ[key] = value
+    _rewrite_environ_block(spec["env"])
     os.chdir(spec["dir"])
+
+
+def _rewrite_environ_block(env):
+    """Writes env over the environment block the kernel shows as
+    /proc/self/environ (where ps and the host look), which a stem cell's
+    runtime started with: _GUST_STEM_PAD reserved the room, and nothing
+    points into the block once os.environ was replaced. The rest of the
+    block is zeroed."""
+    with open("/proc/self/stat", "rb") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(b")") + 2:].split()
+    start, end = int(fields[47]), int(fields[48])  # env_start, env_end
+    block = b"".join(kv.encode("utf-8", "surrogateescape") + b"\0" for kv in env)
+    if len(block) > end - start:
+        return  # no room: the block keeps the stem's environment
+    with open("/proc/self/mem", "r+b", buffering=0) as mem:
+        mem.seek(start)
+        mem.write(block + bytes(end - start - len(block)))
 
 
 _specialize()
