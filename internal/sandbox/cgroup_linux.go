@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -49,6 +50,10 @@ type envCgroup struct {
 	// sandbox's own set-up is not throttled by the runtime's CPU share).
 	procs []string
 	dirs  []string // every directory created, for cleanup after a failure
+
+	peakMu   sync.Mutex
+	peakFile *os.File // the memory high-water mark file, opened on first use
+	peakDone bool     // finish closed it
 }
 
 // cgroupName is unique per server process and environment, so concurrent
@@ -145,16 +150,39 @@ func newCgroup2(name string, res *specs.LinuxResources) (*envCgroup, error) {
 
 // peak is the memory high-water mark in bytes, 0 if unreadable.
 func (c *envCgroup) peak() int64 {
-	file := "memory.max_usage_in_bytes"
-	if c.v2 != nil {
-		file = "memory.peak" // Linux 5.19+
+	c.peakMu.Lock()
+	if c.peakFile == nil && !c.peakDone {
+		file := "memory.max_usage_in_bytes"
+		if c.v2 != nil {
+			file = "memory.peak" // Linux 5.19+
+		}
+		// Kept open: every warm invocation reads it, and a pread is one
+		// system call where open, read, close are three.
+		c.peakFile, _ = os.Open(filepath.Join(c.memDir, file))
 	}
-	b, err := os.ReadFile(filepath.Join(c.memDir, file))
-	if err != nil {
+	f := c.peakFile
+	c.peakMu.Unlock()
+	if f == nil {
 		return 0
 	}
-	v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	var buf [32]byte
+	n, err := f.ReadAt(buf[:], 0)
+	if n == 0 && err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseInt(strings.TrimSpace(string(buf[:n])), 10, 64)
 	return v
+}
+
+// closePeak closes the kept-open peak file; peak reads 0 after.
+func (c *envCgroup) closePeak() {
+	c.peakMu.Lock()
+	defer c.peakMu.Unlock()
+	if c.peakFile != nil {
+		c.peakFile.Close()
+		c.peakFile = nil
+	}
+	c.peakDone = true
 }
 
 // oomKills is how many processes the kernel killed for the memory limit.
@@ -185,6 +213,7 @@ func readKey(file, key string) int64 {
 func (c *envCgroup) finish() (oom bool, peak int64, err error) {
 	killErr := c.killAll()
 	oom, peak = c.oomKills() > 0, c.peak()
+	c.closePeak()
 	var delErr error
 	if c.v2 != nil {
 		delErr = c.v2.Delete()
