@@ -18,7 +18,10 @@ var initDurationRE = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
 
 // measureCold makes n cold starts of runtime rt's function: each time a
 // configuration change stops its environments, then one invoke with the
-// log tail is timed and its REPORT line's Init Duration read.
+// log tail is timed and its REPORT line's Init Duration read. On a server
+// in-process, each start first waits until the sandbox shells and stem
+// cells the last start used are made again, as they would be on a server
+// whose cold starts are not back to back.
 func measureCold(ctx context.Context, t *target, rt string, n int) (Cold, error) {
 	fn := functionName(rt)
 	fail := func(err error) (Cold, error) { return Cold{}, fmt.Errorf("bench: cold %s: %w", rt, err) }
@@ -31,6 +34,9 @@ func measureCold(ctx context.Context, t *target, rt string, n int) (Cold, error)
 	var walls, inits []time.Duration
 	for range n {
 		if err := t.recycle(ctx, fn); err != nil {
+			return fail(err)
+		}
+		if err := t.awaitShells(ctx); err != nil {
 			return fail(err)
 		}
 		t0 := time.Now()
@@ -80,4 +86,25 @@ func initDuration(logResult string) (time.Duration, error) {
 		return 0, fmt.Errorf("parse Init Duration %q: %w", m[1], err)
 	}
 	return time.Duration(ms * float64(time.Millisecond)), nil
+}
+
+// awaitShells waits (at most 10 s) until an in-process server's sandbox
+// shells and stem cells are all ready; for a running server it returns at
+// once.
+func (t *target) awaitShells(ctx context.Context) error {
+	if t.srv == nil {
+		return nil
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !t.srv.Shells().Full() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sandbox shells not ready after 10s")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
 }

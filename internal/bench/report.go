@@ -247,7 +247,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	if len(r.Cold) > 0 {
-		fmt.Fprintf(&b, "\n## Cold start\n\nEach start follows a configuration change that stops the function's environments.\n\n")
+		fmt.Fprintf(&b, "\n## Cold start\n\nEach start follows a configuration change that stops the function's environments")
+		if r.Target.InProcess {
+			fmt.Fprintf(&b, ", once the server's sandbox shells and stem cells are all ready")
+		}
+		fmt.Fprintf(&b, ".\n\n")
 		fmt.Fprintln(&b, "| fn | starts | first invoke p50 ms | first invoke p90 ms | init p50 ms | init p90 ms |")
 		fmt.Fprintln(&b, "|---|---|---|---|---|---|")
 		for _, c := range r.Cold {
