@@ -268,6 +268,15 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (rep *Report, er
 			p("cold %s: %d starts, first invoke p50 %.1f ms, init p50 %.1f ms", rt, c.Starts, c.FirstInvokeP50Ms, c.InitP50Ms)
 		}
 	}
+	for _, rt := range opts.Runtimes {
+		m, err := measureMemory(ctx, t, rt)
+		if err != nil {
+			p("idle memory %s: not measured: %v", rt, err)
+			continue
+		}
+		rep.Memory = append(rep.Memory, m)
+		p("idle memory %s: %d processes, RSS %.1f MB, PSS %.1f MB, private %.1f MB", rt, m.Processes, m.RSSMB, m.PSSMB, m.PrivateMB)
+	}
 	if opts.ScaleOut > 0 {
 		s, err := measureScaleOut(ctx, t, opts.ScaleOut, opts.Hold)
 		if err != nil {

@@ -30,7 +30,10 @@ type Report struct {
 	Warm     []Warm    `json:"warm"`
 	Cold     []Cold    `json:"cold,omitempty"`
 	ScaleOut *ScaleOut `json:"scale_out,omitempty"`
-	Async    *Async    `json:"async,omitempty"`
+	// Memory has one row per runtime whose idle environment could be
+	// seen from here.
+	Memory []Memory `json:"idle_memory,omitempty"`
+	Async  *Async   `json:"async,omitempty"`
 }
 
 // Machine is the host the bench ran on, as it was when the run started.
@@ -244,6 +247,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %.0f | %.0f | %s |\n",
 				row.Function, row.Concurrency, row.Invokes, row.InvokesPerSec, row.P50Us, row.P99Us, over)
+		}
+	}
+	if len(r.Memory) > 0 {
+		fmt.Fprintf(&b, "\n## Idle environment memory\n\nOne environment after one invoke, summed over its processes (the runtime, and the sandbox's init).\n\n")
+		fmt.Fprintln(&b, "| fn | processes | RSS MB | PSS MB | private MB |")
+		fmt.Fprintln(&b, "|---|---|---|---|---|")
+		for _, m := range r.Memory {
+			fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.1f |\n", m.Function, m.Processes, m.RSSMB, m.PSSMB, m.PrivateMB)
 		}
 	}
 	if len(r.Cold) > 0 {

@@ -180,11 +180,11 @@ func functionInput(rt, goBootstrap, account string) (*lambda.CreateFunctionInput
 	case RuntimeNode:
 		in.Runtime, in.Handler = types.RuntimeNodejs20x, aws.String("index.handler")
 		in.Code = &types.FunctionCode{}
-		in.Code.ZipFile, err = zipFile("index.mjs", []byte("export const handler = async (e) => e;\n"), 0o644)
+		in.Code.ZipFile, err = zipFile("index.mjs", []byte(nodeEcho), 0o644)
 	case RuntimePython:
 		in.Runtime, in.Handler = types.RuntimePython312, aws.String("index.handler")
 		in.Code = &types.FunctionCode{}
-		in.Code.ZipFile, err = zipFile("index.py", []byte("def handler(e, c):\n    return e\n"), 0o644)
+		in.Code.ZipFile, err = zipFile("index.py", []byte(pythonEcho), 0o644)
 	default:
 		return nil, fmt.Errorf("bench: unknown runtime %q", rt)
 	}
@@ -193,6 +193,13 @@ func functionInput(rt, goBootstrap, account string) (*lambda.CreateFunctionInput
 	}
 	return in, nil
 }
+
+// The interpreted echo functions: they return the event, or for an event
+// asking "whoami" (measureMemory), their log stream name.
+const (
+	nodeEcho   = "export const handler = async (e, c) => (e && e.whoami ? { stream: c.logStreamName } : e);\n"
+	pythonEcho = "def handler(e, c):\n    if isinstance(e, dict) and e.get('whoami'):\n        return {'stream': c.log_stream_name}\n    return e\n"
+)
 
 // zipExecutable packages the executable at path as a provided-runtime
 // deployment zip holding it as "bootstrap", mode 0755.

@@ -382,6 +382,8 @@ func limitInit() (op, path string, err error) {
 	// left, and dies (exit status 2) if it cannot. So the init keeps spare
 	// threads from the start and never collects garbage (it allocates
 	// next to nothing), which is what would otherwise want more threads.
+	// What the set-up allocated goes back to the system first.
+	debug.FreeOSMemory()
 	debug.SetGCPercent(-1)
 	spareThreads(4)
 	return "", "", nil

@@ -81,7 +81,15 @@ func sendInit(sock *os.File, v any, fds []int) error {
 // recvInit reads one message from the socket fd into v and returns the
 // file descriptors it carried.
 func recvInit(fd int, v any) ([]int, error) {
-	buf := make([]byte, maxInitMessage)
+	// The message's size first (MSG_TRUNC reports it whole): the init
+	// never collects garbage once it runs a function, so it allocates
+	// no more than it needs.
+	var one [1]byte
+	size, _, err := unix.Recvfrom(fd, one[:], unix.MSG_PEEK|unix.MSG_TRUNC)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, min(max(size, 1), maxInitMessage))
 	oob := make([]byte, unix.CmsgSpace(16*4))
 	n, oobn, flags, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
