@@ -36,11 +36,14 @@ type Spec struct {
 	Env  []string // the whole environment; nothing is inherited
 
 	// RuntimeAPI, if set, is given the listener of the environment's
-	// Runtime API before the runtime starts, and the runtime's environment
-	// gets AWS_LAMBDA_RUNTIME_API naming it. The process sandbox listens
-	// on a free loopback port; the linux sandbox on 127.0.0.1:9001 inside
-	// the environment's own network namespace, where nothing else can
-	// reach it. The callee owns the listener, also when Start fails, and
+	// Runtime API, and the runtime's environment gets
+	// AWS_LAMBDA_RUNTIME_API naming it. The process sandbox listens on a
+	// free loopback port and hands it over before the runtime starts; the
+	// linux sandbox listens on 127.0.0.1:9001 inside the environment's
+	// own network namespace, where nothing else can reach it, and hands
+	// it over once the runtime started (until then a runtime's connection
+	// waits in the listen backlog), so a failed start never hands one.
+	// The callee owns a listener it was given, also when Start fails, and
 	// must close it when the environment ends: in the linux sandbox the
 	// namespace (and its veth pair) lives until it is closed.
 	RuntimeAPI func(net.Listener)
