@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -164,8 +166,9 @@ func StemSpec(kind string, spec LaunchSpec) sandbox.Spec {
 func lambdaEnv(fn *lambda.Function, id lambda.Identity, stream string, spec LaunchSpec, initType string) []string {
 	env := make([]string, 0, 24+len(fn.Environment)+len(spec.Env))
 	env = append(env, baseEnv(spec)...)
-	for k, v := range fn.Environment {
-		env = append(env, k+"="+v)
+	// In key order: every environment of a function gets the same block.
+	for _, k := range slices.Sorted(maps.Keys(fn.Environment)) {
+		env = append(env, k+"="+fn.Environment[k])
 	}
 	env = append(env, spec.Env...)
 	env = append(env,
