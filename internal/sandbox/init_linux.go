@@ -50,14 +50,16 @@ func joinCgroup(procs []string) (op, path string, err error) {
 // initConfig is what the server knows of an environment before it
 // starts one; the init gets it as initShell and initLaunch.
 type initConfig struct {
-	Root     string   // host directory to mount the private root on
-	Binds    []bind   // read-only bind mounts into the root, in order
-	TmpMB    int      // size of /tmp
-	Argv     []string // as the runtime sees them
-	Env      []string
-	Dir      string
-	Hostname string
+	Root  string   // host directory to mount the private root on
+	Binds []bind   // read-only bind mounts into the root, in order
+	TmpMB int      // size of /tmp
+	Argv  []string // as the runtime sees them
+	Env   []string
+	Dir   string
 }
+
+// envHostname is every environment's hostname, as on Lambda's.
+const envHostname = "localhost"
 
 // bind is one read-only bind mount: host Src appears at Dst in the root.
 type bind struct{ Src, Dst string }

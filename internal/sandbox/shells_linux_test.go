@@ -161,7 +161,11 @@ func TestShellsReplaceDeadShells(t *testing.T) {
 	if err := syscall.Kill(victim.pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	gone := time.Now().Add(10 * time.Second)
 	for victim.alive() {
+		if time.Now().After(gone) {
+			t.Fatal("the killed shell's init still runs after 10s")
+		}
 		time.Sleep(time.Millisecond)
 	}
 	out, p := runShellWith(t, shells.Start, Spec{}, "echo alive")

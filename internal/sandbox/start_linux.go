@@ -122,12 +122,11 @@ func linuxConfig(spec Spec) (*initConfig, error) {
 	}
 	m := newPathMap(spec.CodeDir, spec.RuntimeDir)
 	cfg := &initConfig{
-		Root:     root,
-		TmpMB:    spec.TmpMB,
-		Argv:     m.rewriteAll(spec.Argv),
-		Env:      m.rewriteAll(spec.Env),
-		Dir:      m.rewrite(spec.Dir),
-		Hostname: "localhost",
+		Root:  root,
+		TmpMB: spec.TmpMB,
+		Argv:  m.rewriteAll(spec.Argv),
+		Env:   m.rewriteAll(spec.Env),
+		Dir:   m.rewrite(spec.Dir),
 	}
 	if spec.RuntimeAPI != nil {
 		addr := runtimeAPIAddr
@@ -325,7 +324,7 @@ func startShell(shape shellShape) (*shell, error) {
 	} else if sh.cg, err = newEnvCgroup(memoryMB); err != nil {
 		return nil, sh.discard(err)
 	}
-	msg := initShell{Procs: sh.cg.procs, Root: shape.root, Binds: shape.binds, TmpMB: shape.tmpMB, Hostname: "localhost"}
+	msg := initShell{Procs: sh.cg.procs, Root: shape.root, Binds: shape.binds, TmpMB: shape.tmpMB, Hostname: envHostname}
 	if shape.stem != nil {
 		msg.Stem = &initStem{Argv: shape.stem.argv, Env: shape.stem.env}
 	}

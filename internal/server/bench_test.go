@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,10 +37,12 @@ import (
 
 const benchPayload = `{"hello":"world"}`
 
-// benchMemoryMB is the benchmark functions' MemorySize. Under the linux
+// benchMemory is the benchmark functions' MemorySize. Under the linux
 // sandbox it sets their CPU quota too (512/1769 of a core, as on Lambda),
-// which throttles a busy warm runtime: docs/perf.md shows both.
-var benchMemoryMB = int32(512)
+// which throttles a busy warm runtime: docs/perf.md shows both, e.g.
+//
+//	go test ./internal/server -run '^$' -bench 'WarmInvoke/fn=go/conc=1$' -args -bench-memory=3008
+var benchMemory = flag.Int("bench-memory", 512, "MemorySize of the benchmark functions, in MB")
 
 // benchRuntimes are the deployed benchmark functions, by the name used in
 // the benchmark keys (and as the function name).
@@ -74,7 +77,7 @@ func deployBenchFunctions(b *testing.B, c *lambda.Client) {
 			Runtime:      f.runtime,
 			Handler:      aws.String(f.handler),
 			Role:         aws.String("arn:aws:iam::000000000000:role/lambda-role"),
-			MemorySize:   aws.Int32(benchMemoryMB),
+			MemorySize:   aws.Int32(int32(*benchMemory)),
 			Code:         &types.FunctionCode{ZipFile: f.zip},
 		})
 		if err != nil {
