@@ -76,10 +76,10 @@ type Environments interface {
 	// Invalidate stops environments of name whose version and revision
 	// are not in live (version → RevisionId; nil = all of them).
 	Invalidate(name string, live map[string]string)
-	// SetReserved and ClearReserved apply a function's reserved
-	// concurrency to this node at once.
-	SetReserved(name string, n int)
-	ClearReserved(name string)
+	// UpdateReserved runs update (a write of a function's reserved
+	// concurrency to the store) and applies its result to this node at
+	// once, ordered with the store watch's own reads and applies.
+	UpdateReserved(name string, update func() (n int, ok bool, err error)) error
 	// SetProvisioned and ClearProvisioned apply a provisioned-concurrency
 	// config (qualifier: the version or alias; fn: the version it runs)
 	// to this node at once; ProvisionedStatus reports its environments

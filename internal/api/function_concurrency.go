@@ -88,12 +88,14 @@ func (a *API) putFunctionConcurrency(w http.ResponseWriter, r *http.Request, bod
 	if limit-others-n < floor {
 		return lambda.KindInvalidParameterValue.Errorf("Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [%d].", floor)
 	}
-	if err := a.opts.Store.PutConcurrency(ctx, name, n); errors.Is(err, store.ErrNotFound) {
+	err = a.opts.Environments.UpdateReserved(name, func() (int, bool, error) {
+		return int(n), true, a.opts.Store.PutConcurrency(ctx, name, n)
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return notFound
 	} else if err != nil {
 		return err
 	}
-	a.opts.Environments.SetReserved(name, n)
 	return writeJSON(w, http.StatusOK, concurrencyOutput{ReservedConcurrentExecutions: &n})
 }
 
@@ -127,14 +129,15 @@ func (a *API) deleteFunctionConcurrency(w http.ResponseWriter, r *http.Request, 
 	}
 	a.reserveMu.Lock()
 	defer a.reserveMu.Unlock()
-	err = a.opts.Store.DeleteConcurrency(r.Context(), name)
+	err = a.opts.Environments.UpdateReserved(name, func() (int, bool, error) {
+		return 0, false, a.opts.Store.DeleteConcurrency(r.Context(), name)
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return lambda.FunctionNotFound(a.id.FunctionARN(name))
 	}
 	if err != nil {
 		return err
 	}
-	a.opts.Environments.ClearReserved(name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -89,6 +89,26 @@ func (m *Manager) SetReserved(name string, n int) {
 	c.reservedTotal += n
 }
 
+// UpdateReserved runs update, which reads or writes the named function's
+// reservation where it is kept (the store), and applies its result:
+// SetReserved(n), or ClearReserved when ok is false. Nothing is applied
+// when update fails. Updates run one at a time, so a reservation read
+// before a change can never be applied after that change's own.
+func (m *Manager) UpdateReserved(name string, update func() (n int, ok bool, err error)) error {
+	m.reserveMu.Lock()
+	defer m.reserveMu.Unlock()
+	n, ok, err := update()
+	if err != nil {
+		return err
+	}
+	if ok {
+		m.SetReserved(name, n)
+	} else {
+		m.ClearReserved(name)
+	}
+	return nil
+}
+
 // ClearReserved removes the named function's reservation, if any: it goes
 // back to sharing the account's unreserved concurrency.
 func (m *Manager) ClearReserved(name string) {

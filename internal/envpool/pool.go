@@ -58,6 +58,10 @@ type Manager struct {
 	opts   Options
 	logger *slog.Logger
 
+	// reserveMu orders UpdateReserved calls: each reads or writes the
+	// store and applies what it found as one step.
+	reserveMu sync.Mutex
+
 	mu       sync.Mutex
 	pools    map[poolKey]*pool
 	envs     map[*Env]struct{} // every live environment, busy or idle

@@ -241,11 +241,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 		s.pool.Invalidate(name, live)
 		// Reserved concurrency, set or cleared here or on another node.
-		if n, ok, err := s.store.GetConcurrency(watchCtx, name); err == nil && ok {
-			s.pool.SetReserved(name, n)
-		} else if err == nil || errors.Is(err, store.ErrNotFound) {
-			s.pool.ClearReserved(name)
-		}
+		// Read and applied as one step, ordered with the API's writes:
+		// a read from before a change here never undoes it.
+		_ = s.pool.UpdateReserved(name, func() (int, bool, error) {
+			n, ok, err := s.store.GetConcurrency(watchCtx, name)
+			if errors.Is(err, store.ErrNotFound) {
+				return 0, false, nil
+			}
+			return n, ok, err
+		})
 		s.applyProvisioned(watchCtx, name)
 	}); err != nil {
 		return fmt.Errorf("start server: %w", err)
