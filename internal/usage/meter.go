@@ -27,12 +27,16 @@ const (
 	DefaultBuffer = 8192
 )
 
-// Publishing: records go out in batches of what is waiting, at most
-// maxBatch at a time (a message of maxBatch records stays far below
-// NATS's 1 MB payload limit), each batch acknowledged within ackTimeout.
+// Publishing: records go out in batches, at most maxBatch at a time (a
+// message of maxBatch records stays far below NATS's 1 MB payload limit),
+// each batch acknowledged within ackTimeout. A batch is gathered for up to
+// linger after its first record, or until Flush asks for it: without the
+// wait, a lone caller's invocations would each cost a JetStream publish,
+// an acknowledgement and a stream write, on the CPUs the functions run on.
 const (
 	maxBatch   = 256
 	ackTimeout = 10 * time.Second
+	linger     = 20 * time.Millisecond
 )
 
 // Why a record was dropped rather than stored.
@@ -89,6 +93,7 @@ type Meter struct {
 	accepted uint64        // records put in queue
 	settled  uint64        // of those, published or dropped
 	progress chan struct{} // closed and replaced whenever settled grows
+	hurry    chan struct{} // Flush's request to end the linger (buffered, 1)
 
 	published atomic.Uint64
 	dropped   atomic.Uint64
@@ -118,7 +123,7 @@ func Open(ctx context.Context, opts Options) (*Meter, error) {
 // newMeter builds a Meter whose publisher is not started yet.
 func newMeter(opts Options, stream jetstream.Stream) *Meter {
 	m := &Meter{opts: opts, js: opts.JS, stream: stream, log: opts.Logger.With("component", "usage"),
-		queue: make(chan Record, opts.Buffer), done: make(chan struct{}), progress: make(chan struct{})}
+		queue: make(chan Record, opts.Buffer), done: make(chan struct{}), progress: make(chan struct{}), hurry: make(chan struct{}, 1)}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	return m
 }
@@ -160,6 +165,12 @@ func (m *Meter) Stats() Stats {
 func (m *Meter) Flush(ctx context.Context) error {
 	m.mu.Lock()
 	target := m.accepted
+	if m.settled < target {
+		select { // end the publisher's linger, if it is waiting
+		case m.hurry <- struct{}{}:
+		default:
+		}
+	}
 	for m.settled < target {
 		ch := m.progress
 		m.mu.Unlock()
@@ -203,9 +214,12 @@ func (m *Meter) Close(ctx context.Context) error {
 func (m *Meter) run() {
 	defer close(m.done)
 	batch := make([]Record, 0, maxBatch)
+	wait := time.NewTimer(linger)
+	wait.Stop()
 	for r := range m.queue {
 		batch = append(batch[:0], r)
-	fill: // take what else is waiting, so that acknowledgements overlap
+		wait.Reset(linger)
+	fill: // take what else comes within the linger
 		for len(batch) < maxBatch {
 			select {
 			case r, ok := <-m.queue:
@@ -213,11 +227,30 @@ func (m *Meter) run() {
 					break fill
 				}
 				batch = append(batch, r)
-			default:
+			case <-wait.C:
+				break fill
+			case <-m.hurry:
+				m.drain(&batch)
 				break fill
 			}
 		}
+		wait.Stop()
 		m.publish(batch)
+	}
+}
+
+// drain appends to batch what is already queued, up to maxBatch.
+func (m *Meter) drain(batch *[]Record) {
+	for len(*batch) < maxBatch {
+		select {
+		case r, ok := <-m.queue:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, r)
+		default:
+			return
+		}
 	}
 }
 
