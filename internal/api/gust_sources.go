@@ -3,10 +3,10 @@ package api
 import (
 	"context"
 	"net/http"
-	"regexp"
 
 	"gust/internal/esm"
 	"gust/internal/lambda"
+	"gust/internal/lazyre"
 )
 
 // Gust's own endpoints for broker sources, used by `gust source`. A
@@ -116,7 +116,7 @@ func sourceName(r *http.Request) (string, error) {
 	return name, nil
 }
 
-var validSourceName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+var validSourceName = lazyre.New(`^[A-Za-z0-9_-]{1,80}$`)
 
 func (a *API) getSource(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	name, err := sourceName(r)

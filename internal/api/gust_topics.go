@@ -3,9 +3,9 @@ package api
 import (
 	"context"
 	"net/http"
-	"regexp"
 
 	"gust/internal/lambda"
+	"gust/internal/lazyre"
 	"gust/internal/pubsub"
 )
 
@@ -130,7 +130,7 @@ func topicNameIn(r *http.Request) (string, error) {
 	return name, nil
 }
 
-var validTopicName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+var validTopicName = lazyre.New(`^[A-Za-z0-9_-]{1,256}$`)
 
 func (a *API) createTopic(w http.ResponseWriter, r *http.Request, body []byte) error {
 	var in pubsub.Topic

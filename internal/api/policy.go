@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 
 	"gust/internal/iam/policy"
 	"gust/internal/lambda"
+	"gust/internal/lazyre"
 	"gust/internal/store"
 )
 
@@ -75,7 +75,7 @@ const (
 
 // anchored compiles a model pattern to match a whole value, as the
 // service applies it.
-func anchored(pattern string) *regexp.Regexp { return regexp.MustCompile(`^(?:` + pattern + `)$`) }
+func anchored(pattern string) *lazyre.Regexp { return lazyre.New(`^(?:` + pattern + `)$`) }
 
 var (
 	statementIDRE       = anchored(statementIDPattern)
@@ -107,7 +107,7 @@ func (vs *violations) add(value *string, member, constraint string) {
 }
 
 // pattern checks an optional member ("" = left out) against a model pattern.
-func (vs *violations) pattern(value, member, pattern string, re *regexp.Regexp) {
+func (vs *violations) pattern(value, member, pattern string, re *lazyre.Regexp) {
 	if value != "" && !re.MatchString(value) {
 		vs.add(&value, member, "Member must satisfy regular expression pattern: "+pattern)
 	}

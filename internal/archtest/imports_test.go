@@ -12,6 +12,7 @@ import (
 // only packages of a lower layer. Packages in one layer may not import
 // each other. Keep in step with docs/ARCHITECTURE.md.
 var layers = [][]string{
+	{"lazyre"},
 	{"lambda", "iam/policy", "eventpattern", "schedule", "brokers"},
 	{"urlevent", "config", "sandbox", "sigv4", "codecache", "natsd", "runtimes", "logs", "tracing",
 		"brokers/rabbitmq", "brokers/jsbroker", "brokers/redisbroker", "brokers/pgstream", "bench/echo"},

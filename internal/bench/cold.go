@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -12,9 +11,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"gust/internal/lazyre"
 )
 
-var initDurationRE = regexp.MustCompile(`Init Duration: ([0-9.]+) ms`)
+var initDurationRE = lazyre.New(`Init Duration: ([0-9.]+) ms`)
 
 // measureCold makes n cold starts of runtime rt's function: each time a
 // configuration change stops its environments, then one invoke with the

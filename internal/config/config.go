@@ -10,9 +10,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"time"
+
+	"gust/internal/lazyre"
 )
 
 // Server is everything `gust server` can be told.
@@ -142,8 +143,8 @@ func DefaultSandbox() string {
 }
 
 var (
-	accountID = regexp.MustCompile(`^[0-9]{12}$`)
-	region    = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
+	accountID = lazyre.New(`^[0-9]{12}$`)
+	region    = lazyre.New(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
 )
 
 // Validate checks values that would make the server misbehave.

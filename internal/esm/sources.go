@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"gust/internal/brokers/pgstream"
 	"gust/internal/lambda"
+	"gust/internal/lazyre"
 	"gust/internal/natsd"
 )
 
@@ -119,7 +119,7 @@ func (src *Source) MQARN(id lambda.Identity) string {
 
 // validSourceName is an SQS queue name's alphabet and length, which also
 // suits Kinesis stream names and KV keys.
-var validSourceName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+var validSourceName = lazyre.New(`^[A-Za-z0-9_-]{1,80}$`)
 
 func sourceKey(name string) string { return sourcePrefix + name }
 

@@ -3,16 +3,16 @@ package eventbus
 import (
 	"context"
 	"encoding/json"
-	"regexp"
 	"slices"
 	"strings"
 
 	"gust/internal/lambda"
+	"gust/internal/lazyre"
 )
 
 // inputPathPattern is the JSONPath subset InputPath supports: $ and
 // dotted member names ($.detail, $.detail.a.b).
-var inputPathPattern = regexp.MustCompile(`^\$(\.[A-Za-z0-9_\-]+)*$`)
+var inputPathPattern = lazyre.New(`^\$(\.[A-Za-z0-9_\-]+)*$`)
 
 // targetInput is a Target as PutTargets sends it. Members Gust does not
 // support are kept raw so that a target using them can be refused.

@@ -3,18 +3,19 @@ package eventbus
 import (
 	"encoding/json"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"gust/internal/lazyre"
 )
 
 // Patterns and lengths of the EventBridge service model.
 var (
-	ruleNamePattern = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
-	busNamePattern  = regexp.MustCompile(`^[/\.\-_A-Za-z0-9]{1,256}$`)
-	targetIDPattern = regexp.MustCompile(`^[\.\-_A-Za-z0-9]{1,64}$`)
-	busARNPattern   = regexp.MustCompile(`^arn:aws[\w-]*:events:[a-z]{2}(-gov)?-[a-z]+-\d:(\d{12}):event-bus/([/\.\-_A-Za-z0-9]+)$`)
+	ruleNamePattern = lazyre.New(`^[\.\-_A-Za-z0-9]{1,64}$`)
+	busNamePattern  = lazyre.New(`^[/\.\-_A-Za-z0-9]{1,256}$`)
+	targetIDPattern = lazyre.New(`^[\.\-_A-Za-z0-9]{1,64}$`)
+	busARNPattern   = lazyre.New(`^arn:aws[\w-]*:events:[a-z]{2}(-gov)?-[a-z]+-\d:(\d{12}):event-bus/([/\.\-_A-Za-z0-9]+)$`)
 )
 
 const (

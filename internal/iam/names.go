@@ -2,16 +2,17 @@ package iam
 
 import (
 	"crypto/rand"
-	"regexp"
 	"strings"
+
+	"gust/internal/lazyre"
 )
 
 // IAM's patterns: user and role names are 1 to 64 of [\w+=,.@-]; role
 // session names 2 to 64.
 var (
-	namePattern        = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	accountPattern     = regexp.MustCompile(`^[0-9]{12}$`)
+	namePattern        = lazyre.New(`^[\w+=,.@-]{1,64}$`)
+	sessionNamePattern = lazyre.New(`^[\w+=,.@-]{2,64}$`)
+	accountPattern     = lazyre.New(`^[0-9]{12}$`)
 )
 
 // checkName validates a user or role name; field is the request member

@@ -2,9 +2,10 @@ package lambda
 
 import (
 	"math/rand/v2"
-	"regexp"
 	"sort"
 	"strconv"
+
+	"gust/internal/lazyre"
 )
 
 // Alias is a named pointer to a function version, optionally splitting
@@ -21,7 +22,7 @@ type Alias struct {
 // aliasNamePattern is the model's alias name pattern without the
 // all-digits exclusion, which ValidateAliasName checks separately (Go's
 // regexp has no lookahead).
-var aliasNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+var aliasNamePattern = lazyre.New(`^[a-zA-Z0-9_-]{1,128}$`)
 
 // ValidateAliasName checks an alias name as Lambda does: 1–128 of
 // [a-zA-Z0-9_-], and not only digits (that would read as a version).

@@ -1,8 +1,9 @@
 package lambda
 
 import (
-	"regexp"
 	"strings"
+
+	"gust/internal/lazyre"
 )
 
 // FunctionRef is a parsed FunctionName parameter: a bare name, name:qualifier,
@@ -16,11 +17,11 @@ type FunctionRef struct {
 }
 
 var (
-	namePattern      = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-	qualifierPattern = regexp.MustCompile(`^(\$LATEST|[a-zA-Z0-9_-]{1,128})$`)
-	versionPattern   = regexp.MustCompile(`^[0-9]+$`)
-	accountPattern   = regexp.MustCompile(`^[0-9]{12}$`)
-	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
+	namePattern      = lazyre.New(`^[a-zA-Z0-9_-]{1,64}$`)
+	qualifierPattern = lazyre.New(`^(\$LATEST|[a-zA-Z0-9_-]{1,128})$`)
+	versionPattern   = lazyre.New(`^[0-9]+$`)
+	accountPattern   = lazyre.New(`^[0-9]{12}$`)
+	regionPattern    = lazyre.New(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`)
 )
 
 // maxFunctionRefLength bounds the FunctionName parameter; full ARNs with a

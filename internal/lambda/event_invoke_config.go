@@ -2,10 +2,11 @@ package lambda
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"gust/internal/lazyre"
 )
 
 // Asynchronous invocation settings (docs/lambda-compat.md §3.5).
@@ -75,7 +76,7 @@ const SupportedDestinations = "Gust supports two destination kinds: a Lambda fun
 	"(arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]) and a Gust queue written as an SQS ARN " +
 	"(arn:aws:sqs:<region>:<account>:<queue-name>, a name of 1 to 80 characters from [A-Za-z0-9_-])"
 
-var queueNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+var queueNamePattern = lazyre.New(`^[A-Za-z0-9_-]{1,80}$`)
 
 // unsupportedServices names the AWS destination kinds Gust cannot deliver to.
 var unsupportedServices = map[string]string{
@@ -217,7 +218,7 @@ func RangeViolation(member string, n, lo, hi int) *Violation {
 // matching it says nothing about whether Gust supports the destination.
 const destinationModelPattern = `^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1})?:(\d{12})?:(.*)`
 
-var destinationModelRE = regexp.MustCompile(`^(?:` + destinationModelPattern + `)$`)
+var destinationModelRE = lazyre.New(`^(?:` + destinationModelPattern + `)$`)
 
 // DestinationViolation checks a destination ARN against the model's length
 // and pattern constraints for member (destinationConfig.onSuccess.destination

@@ -3,9 +3,10 @@ package lambda
 import (
 	"crypto/rand"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
+
+	"gust/internal/lazyre"
 )
 
 // Function URL settings (docs/lambda-compat.md §1.2, the Cors shape of the
@@ -66,7 +67,7 @@ func (c *Cors) IsZero() bool {
 }
 
 // urlIDPattern is the form of the id Gust hands out; AWS's are the same.
-var urlIDPattern = regexp.MustCompile(`^[a-z0-9]{32}$`)
+var urlIDPattern = lazyre.New(`^[a-z0-9]{32}$`)
 
 // NewURLID returns a fresh random URL id: 32 lowercase letters and digits,
 // so ids are never guessed and never collide.

@@ -1,14 +1,15 @@
 package lambda
 
 import (
-	"regexp"
 	"slices"
 	"strings"
+
+	"gust/internal/lazyre"
 )
 
 var (
-	envKeyPattern  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]+$`)
-	handlerPattern = regexp.MustCompile(`^[^\s]+$`)
+	envKeyPattern  = lazyre.New(`^[a-zA-Z][a-zA-Z0-9_]+$`)
+	handlerPattern = lazyre.New(`^[^\s]+$`)
 )
 
 // reservedEnvKeys are set by the platform and may not be configured

@@ -2,12 +2,12 @@ package pubsub
 
 import (
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"gust/internal/lambda"
+	"gust/internal/lazyre"
 )
 
 // Brokers a topic can be backed by.
@@ -117,11 +117,11 @@ func RedactURL(raw string) string {
 
 // validTopicName is SNS's alphabet and length for standard topic names;
 // it also suits KV keys and JetStream names.
-var validTopicName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+var validTopicName = lazyre.New(`^[A-Za-z0-9_-]{1,256}$`)
 
 // validStreamName is what JetStream accepts as a stream name, kept to a
 // safe alphabet.
-var validStreamName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+var validStreamName = lazyre.New(`^[A-Za-z0-9_-]{1,255}$`)
 
 // brokerSchemes are the URL schemes each broker's client dials.
 var brokerSchemes = map[string][]string{

@@ -2,12 +2,12 @@ package s3events
 
 import (
 	"encoding/json"
-	"regexp"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"gust/internal/lambda"
+	"gust/internal/lazyre"
 )
 
 // NotificationConfiguration is a bucket's notification configuration in
@@ -129,7 +129,7 @@ func eventsOverlap(a, b string) bool {
 // bucketNameRE accepts S3's bucket names and the relaxed legacy ones some
 // stores allow (upper case, underscores), up to 255 characters; never
 // "..", which would also be an empty token of the bucket's KV key.
-var bucketNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$`)
+var bucketNameRE = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$`)
 
 // ValidBucketName reports whether name can be a bucket Gust keeps a
 // configuration for.

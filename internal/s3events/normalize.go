@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"gust/internal/lazyre"
 )
 
 // The webhook accepts the bodies of four senders, all "almost S3":
@@ -274,7 +275,7 @@ func (s *Service) responseElements(m map[string]json.RawMessage) responseElement
 // sequencerRE is what Gust keeps of a sender's sequencer: hexadecimal of
 // at least 16 digits, as S3's, MinIO's and Ceph's are. versitygw's is a
 // counter that restarts with the process, which cannot order anything.
-var sequencerRE = regexp.MustCompile(`^[0-9A-Fa-f]{16,64}$`)
+var sequencerRE = lazyre.New(`^[0-9A-Fa-f]{16,64}$`)
 
 // sequencerFor is a record's sequencer: the sender's when it is S3-like,
 // else one from this node's clock, increasing with every call.

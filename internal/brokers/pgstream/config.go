@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"gust/internal/brokers"
+	"gust/internal/lazyre"
 )
 
 // Config configures Open.
@@ -43,11 +43,11 @@ type Config struct {
 
 // ValidTable is the form of a table name: "schema.table", each part an
 // unquoted SQL identifier.
-var ValidTable = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]{0,62}\.[A-Za-z_][A-Za-z0-9_$]{0,62}$`)
+var ValidTable = lazyre.New(`^[A-Za-z_][A-Za-z0-9_$]{0,62}\.[A-Za-z_][A-Za-z0-9_$]{0,62}$`)
 
 // ValidSlot is the alphabet of slot and publication names Gust makes and
 // accepts (PostgreSQL's for slots).
-var ValidSlot = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+var ValidSlot = lazyre.New(`^[a-z0-9_]{1,63}$`)
 
 // ViewTypes lists the stream view types.
 var ViewTypes = []string{KeysOnly, NewImage, OldImage, NewAndOldImages}
