@@ -226,6 +226,12 @@ type shellShape struct {
 	stem        *shellTemplate // a stem cell's, whose runtime the shell starts; or nil
 }
 
+// initEnv is the whole environment of a sandbox's init: the server's own
+// stays out. GOGC=off spares the init the collections its package
+// initializers would set off (the gust binary's allocate about 5 MB); the
+// init frees that memory once, when it has set up (limitInit).
+var initEnv = []string{"GOGC=off"}
+
 // startShell re-executes this binary as a sandbox init in new mount, pid,
 // ipc, uts and (unless hostNetwork) network namespaces, creates the
 // cgroup and the network while the init starts up, and sends the init
@@ -264,7 +270,7 @@ func startShell(shape shellShape) (*shell, error) {
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{initMarker},
-		Env:        []string{}, // the server's environment stays out
+		Env:        initEnv, // the server's environment stays out
 		Dir:        "/",
 		Stdout:     outW,
 		Stderr:     outW,
