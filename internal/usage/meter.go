@@ -25,18 +25,15 @@ const streamName = "GUST_USAGE"
 const (
 	DefaultMaxAge = 400 * 24 * time.Hour
 	DefaultBuffer = 8192
+	DefaultLinger = 20 * time.Millisecond
 )
 
 // Publishing: records go out in batches, at most maxBatch at a time (a
 // message of maxBatch records stays far below NATS's 1 MB payload limit),
-// each batch acknowledged within ackTimeout. A batch is gathered for up to
-// linger after its first record, or until Flush asks for it: without the
-// wait, a lone caller's invocations would each cost a JetStream publish,
-// an acknowledgement and a stream write, on the CPUs the functions run on.
+// each batch acknowledged within ackTimeout.
 const (
 	maxBatch   = 256
 	ackTimeout = 10 * time.Second
-	linger     = 20 * time.Millisecond
 )
 
 // Why a record was dropped rather than stored.
@@ -55,6 +52,12 @@ type Options struct {
 	// Buffer bounds the records waiting to be published; a record that
 	// finds it full is dropped and counted. Default 8192.
 	Buffer int
+	// Linger is how long a batch is gathered after its first record
+	// before it is published, unless it fills or Flush asks for it.
+	// Without the wait, a lone caller's invocations would each cost a
+	// JetStream publish, an acknowledgement and a stream write, on the
+	// CPUs the functions run on. Default 20 ms.
+	Linger time.Duration
 }
 
 func (o *Options) applyDefaults() {
@@ -66,6 +69,9 @@ func (o *Options) applyDefaults() {
 	}
 	if o.Buffer <= 0 {
 		o.Buffer = DefaultBuffer
+	}
+	if o.Linger <= 0 {
+		o.Linger = DefaultLinger
 	}
 }
 
@@ -165,13 +171,13 @@ func (m *Meter) Stats() Stats {
 func (m *Meter) Flush(ctx context.Context) error {
 	m.mu.Lock()
 	target := m.accepted
-	if m.settled < target {
-		select { // end the publisher's linger, if it is waiting
+	for m.settled < target {
+		// End the publisher's linger, now and after each batch: more
+		// than a batch may be waiting.
+		select {
 		case m.hurry <- struct{}{}:
 		default:
 		}
-	}
-	for m.settled < target {
 		ch := m.progress
 		m.mu.Unlock()
 		select {
@@ -214,11 +220,11 @@ func (m *Meter) Close(ctx context.Context) error {
 func (m *Meter) run() {
 	defer close(m.done)
 	batch := make([]Record, 0, maxBatch)
-	wait := time.NewTimer(linger)
+	wait := time.NewTimer(m.opts.Linger)
 	wait.Stop()
 	for r := range m.queue {
 		batch = append(batch[:0], r)
-		wait.Reset(linger)
+		wait.Reset(m.opts.Linger)
 	fill: // take what else comes within the linger
 		for len(batch) < maxBatch {
 			select {

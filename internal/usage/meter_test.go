@@ -233,3 +233,38 @@ func BenchmarkInvoked(b *testing.B) {
 		b.Fatalf("stats %+v after %d invocations", st, b.N)
 	}
 }
+
+// TestRecordsLingerIntoOneMessage shows the batching a lone caller gets:
+// records that arrive one by one within the linger go out as one
+// message, and Flush publishes them without waiting the linger out.
+func TestRecordsLingerIntoOneMessage(t *testing.T) {
+	js, _ := startNATS(t, t.TempDir())
+	m := openMeter(t, js, Options{Linger: time.Hour})
+	start := time.Now().UTC()
+	for i := range 3 {
+		m.Invoked(invocation("fn", fmt.Sprint("r", i), start, 10, 128, "x86_64", ""))
+		// Wait until the publisher took the record: the next one then
+		// arrives while it lingers, as a lone caller's would.
+		for deadline := time.Now().Add(10 * time.Second); len(m.queue) > 0; {
+			if time.Now().After(deadline) {
+				t.Fatal("the publisher never took the record")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := m.Flush(ctx); err != nil {
+		t.Fatalf("Flush waited out the linger: %v", err)
+	}
+	info, err := m.stream.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Errorf("stream holds %d messages, want the 3 records in 1", info.State.Msgs)
+	}
+	if st := m.Stats(); st.Published != 3 || st.Pending != 0 {
+		t.Errorf("Stats = %+v, want 3 published, none pending", st)
+	}
+}
