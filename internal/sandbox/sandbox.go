@@ -187,6 +187,7 @@ func withRuntimeAPI(env []string, addr string) []string {
 }
 
 func (p *Process) wait() {
+	awaitExit(p.cmd.Process.Pid)
 	err := p.cmd.Wait()
 	if p.runtimeExit != nil {
 		if known, rerr := p.runtimeExit(); known {
