@@ -156,16 +156,21 @@ func canonicalRequest(method, uri, query, headers string, signed []string, paylo
 	return strings.Join([]string{method, uri, query, headers, strings.Join(signed, ";"), payloadHash}, "\n")
 }
 
-// signature computes the hex signature of canonical for the credential
-// scope date/region/service/aws4_request and the request time amzDate.
-func signature(secret, amzDate string, sc scope, canonical string) string {
+// signature computes the hex signature of canonical with the signing key
+// of the credential scope sc (signingKey) and the request time amzDate.
+func signature(key []byte, amzDate string, sc scope, canonical string) string {
 	sum := sha256.Sum256([]byte(canonical))
 	toSign := algorithm + "\n" + amzDate + "\n" + sc.String() + "\n" + hex.EncodeToString(sum[:])
+	return hex.EncodeToString(hmacSHA256(key, toSign))
+}
+
+// signingKey derives the key that signs requests of the credential scope
+// date/region/service/aws4_request with secret.
+func signingKey(secret string, sc scope) []byte {
 	key := hmacSHA256([]byte("AWS4"+secret), sc.date)
 	key = hmacSHA256(key, sc.region)
 	key = hmacSHA256(key, sc.service)
-	key = hmacSHA256(key, "aws4_request")
-	return hex.EncodeToString(hmacSHA256(key, toSign))
+	return hmacSHA256(key, "aws4_request")
 }
 
 func hmacSHA256(key []byte, data string) []byte {

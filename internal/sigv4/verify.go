@@ -23,6 +23,8 @@ type Verifier struct {
 	MaxSkew time.Duration
 	// Now is the clock. nil = time.Now.
 	Now func() time.Time
+
+	keys signingKeys
 }
 
 // Principal is what a verified request proves: the access key, the
@@ -119,7 +121,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Principal, error) {
 	}
 	headers := canonicalHeaders(r, s.headers)
 	canonical := canonicalRequest(r.Method, canonicalURI(r), query, headers, s.headers, payloadHash)
-	if want := signature(secret, s.amzDate, s.scope, canonical); !hmac.Equal([]byte(want), []byte(s.signature)) {
+	if want := signature(v.keys.get(secret, s.scope), s.amzDate, s.scope, canonical); !hmac.Equal([]byte(want), []byte(s.signature)) {
 		return Principal{}, invalid(msgMismatch)
 	}
 	return Principal{AccessKeyID: s.accessKeyID, SessionToken: s.token, Region: s.scope.region, Service: s.scope.service}, nil
