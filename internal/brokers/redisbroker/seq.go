@@ -1,7 +1,9 @@
 package redisbroker
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +25,12 @@ func SeqFromID(id string) (string, error) {
 	return fmt.Sprintf("%0*d%0*d", seqWidth, ms, seqWidth, seq), nil
 }
 
-// IDFromSeq is the inverse of SeqFromID.
+// IDFromSeq is the inverse of SeqFromID. It also takes a Seq whose
+// sequence half is past the largest sequence number Redis gives, as a
+// decrement of a millisecond's first Seq makes (a checkpoint pinned just
+// before a record, esm's seqBefore): that stands for the millisecond's
+// last possible ID, the greatest ID that orders before it, so reading past
+// it starts with the next millisecond's first entry.
 func IDFromSeq(seq string) (string, error) {
 	if len(seq) != 2*seqWidth {
 		return "", fmt.Errorf("redis seq %q: want %d digits", seq, 2*seqWidth)
@@ -33,6 +40,9 @@ func IDFromSeq(seq string) (string, error) {
 		return "", fmt.Errorf("redis seq %q: milliseconds: %w", seq, err)
 	}
 	n, err := strconv.ParseUint(seq[seqWidth:], 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		n, err = math.MaxUint64, nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("redis seq %q: sequence: %w", seq, err)
 	}

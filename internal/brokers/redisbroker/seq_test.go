@@ -2,6 +2,8 @@ package redisbroker
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,6 +41,23 @@ func TestSeqOrdersAsStrings(t *testing.T) {
 	}
 	if !slices.IsSorted(seqs) {
 		t.Errorf("seqs of ids in stream order are not sorted as strings: %q", seqs)
+	}
+}
+
+// TestSeqPastTheLastSequence: a Seq just before a millisecond's first
+// one, as decrementing it gives, stands for that millisecond's last ID.
+func TestSeqPastTheLastSequence(t *testing.T) {
+	first, err := SeqFromID("1795816091704-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := "00000001795816091703" + strings.Repeat("9", 20) // first, decremented
+	if before >= first {
+		t.Fatalf("%q does not order before %q", before, first)
+	}
+	id, err := IDFromSeq(before)
+	if want := "1795816091703-18446744073709551615"; err != nil || id != want {
+		t.Errorf("IDFromSeq(%q) = %q, %v; want %q", before, id, err, want)
 	}
 }
 
@@ -96,9 +115,13 @@ func FuzzIDFromSeq(f *testing.F) {
 		if err != nil {
 			return
 		}
+		want := seq
+		if _, err := strconv.ParseUint(seq[20:], 10, 64); err != nil {
+			want = seq[:20] + "18446744073709551615" // the millisecond's last ID
+		}
 		back, err := SeqFromID(id)
-		if err != nil || back != seq {
-			t.Fatalf("SeqFromID(IDFromSeq(%q)) = %q, %v", seq, back, err)
+		if err != nil || back != want {
+			t.Fatalf("SeqFromID(IDFromSeq(%q)) = %q, %v; want %q", seq, back, err, want)
 		}
 	})
 }

@@ -67,6 +67,8 @@ func TestStreamStartPositions(t *testing.T) {
 		{"at timestamp between entries", brokers.StartAt{Position: "AT_TIMESTAMP", Timestamp: time.UnixMilli(2500)}, []string{"3000-0"}},
 		{"at zero timestamp", brokers.StartAt{Position: "AT_TIMESTAMP"}, []string{"1000-0", "2000-0", "2000-1", "3000-0"}},
 		{"after a seq", brokers.StartAt{After: seqOf(t, "2000-0")}, []string{"2000-1", "3000-0"}},
+		// A checkpoint pinned just before 2000-0 (its Seq decremented).
+		{"after a seq just before a millisecond", brokers.StartAt{After: "00000000000000001999" + "99999999999999999999"}, []string{"2000-0", "2000-1", "3000-0"}},
 		{"after wins over position", brokers.StartAt{After: seqOf(t, "2000-1"), Position: "TRIM_HORIZON"}, []string{"3000-0"}},
 	}
 	for _, tt := range tests {
