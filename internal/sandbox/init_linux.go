@@ -89,6 +89,7 @@ func Init() {
 		initHooked.Store(true)
 		return
 	}
+	stopNATSSampling()
 	// Mounts, credentials, prctl and the fork all happen on this one
 	// thread, so per-thread state (no_new_privs, the parent-death signal)
 	// is the forking thread's, which the runtime inherits.
