@@ -122,6 +122,8 @@ func Init() {
 	if op, path, err := setupRoot(&sh); err != nil {
 		fail(op, path, err)
 	}
+	// Before limitInit, which frees what finding them allocates.
+	code, _ := codeRanges() // none on error: the init keeps its pages
 	if op, path, err := limitInit(); err != nil {
 		fail(op, path, err)
 	}
@@ -164,7 +166,7 @@ func Init() {
 			fail("fork/exec", cfg.Argv[0], err)
 		}
 	}
-	superviseRuntime(pid, status, <-sigs)
+	superviseRuntime(pid, status, <-sigs, code)
 }
 
 // setupRoot builds the private root on cfg.Root, pivots into it and sets

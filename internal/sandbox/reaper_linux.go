@@ -67,13 +67,16 @@ func watchSignals() <-chan chan os.Signal {
 
 // superviseRuntime runs in the init once it is the unprivileged function
 // user and the runtime (pid) runs with the environment's limits, cgroup
-// and working directory. It reports the start, passes SIGTERM on and
-// reports the runtime's exit. It never returns.
-func superviseRuntime(pid int, status *os.File, sigs <-chan os.Signal) {
+// and working directory. It reports the start, lets go of the binary's
+// code pages (code, from codeRanges), passes SIGTERM on and reports the
+// runtime's exit. It never returns.
+func superviseRuntime(pid int, status *os.File, sigs <-chan os.Signal, code []addrRange) {
 	if err := json.NewEncoder(status).Encode(initReport{Started: true}); err != nil {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		os.Exit(127) // the server gave up on the environment
 	}
+	// After the report, so it costs the cold start nothing.
+	releaseCode(code)
 	for {
 		if ws, exited := reap(pid); exited {
 			w := uint32(ws)
