@@ -283,8 +283,8 @@ func Run(ctx context.Context, opts Options, progress io.Writer) (rep *Report, er
 			return nil, err
 		}
 		rep.ScaleOut = s
-		p("scale-out: %d environments, last handler started after %.0f ms, all returned after %.0f ms",
-			s.Environments, s.LastStartMs, s.AllReturnedMs)
+		p("scale-out: %d environments, handlers started after %.0f ms (median) and %.0f ms (last), all returned after %.0f ms",
+			s.Environments, s.MedianStartMs, s.LastStartMs, s.AllReturnedMs)
 	}
 	if opts.AsyncEvents > 0 {
 		a, err := measureAsync(ctx, t, opts.AsyncEvents)

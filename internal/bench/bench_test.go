@@ -167,8 +167,8 @@ func checkReport(t *testing.T, opts bench.Options, rep *bench.Report) {
 	if s.Invokes != opts.ScaleOut || s.Environments != opts.ScaleOut {
 		t.Errorf("scale-out: %d invokes in %d environments, want %d in %d", s.Invokes, s.Environments, opts.ScaleOut, opts.ScaleOut)
 	}
-	if !(s.FirstStartMs <= s.LastStartMs && s.LastStartMs <= s.AllReturnedMs) || s.AllReturnedMs < float64(s.HoldMs) {
-		t.Errorf("scale-out: %+v, want first start ≤ last start ≤ all returned, and all returned ≥ hold", s)
+	if !(s.FirstStartMs <= s.MedianStartMs && s.MedianStartMs <= s.LastStartMs && s.LastStartMs <= s.AllReturnedMs) || s.AllReturnedMs < float64(s.HoldMs) {
+		t.Errorf("scale-out: %+v, want first start ≤ median start ≤ last start ≤ all returned, and all returned ≥ hold", s)
 	}
 
 	a := rep.Async

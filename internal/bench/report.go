@@ -103,9 +103,11 @@ type ScaleOut struct {
 	Invokes      int   `json:"invokes"`
 	HoldMs       int64 `json:"hold_ms"`
 	Environments int   `json:"environments"` // distinct environments the handlers ran in
-	// FirstStartMs and LastStartMs are when the first and the last
-	// handler started; AllReturnedMs when the last invoke returned.
+	// FirstStartMs, MedianStartMs and LastStartMs are when the first,
+	// the middle and the last handler started; AllReturnedMs when the
+	// last invoke returned.
 	FirstStartMs  float64 `json:"first_start_ms"`
+	MedianStartMs float64 `json:"median_start_ms"`
 	LastStartMs   float64 `json:"last_start_ms"`
 	AllReturnedMs float64 `json:"all_returned_ms"`
 }
@@ -273,9 +275,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if s := r.ScaleOut; s != nil {
 		fmt.Fprintf(&b, "\n## Scale-out\n\n%d invokes of go at once, none warm, each holding its environment %d ms. Times from the release of the invokes.\n\n",
 			s.Invokes, s.HoldMs)
-		fmt.Fprintln(&b, "| invokes | environments | first handler started ms | last handler started ms | all returned ms |")
-		fmt.Fprintln(&b, "|---|---|---|---|---|")
-		fmt.Fprintf(&b, "| %d | %d | %.0f | %.0f | %.0f |\n", s.Invokes, s.Environments, s.FirstStartMs, s.LastStartMs, s.AllReturnedMs)
+		fmt.Fprintln(&b, "| invokes | environments | first handler started ms | median handler started ms | last handler started ms | all returned ms |")
+		fmt.Fprintln(&b, "|---|---|---|---|---|---|")
+		fmt.Fprintf(&b, "| %d | %d | %.0f | %.0f | %.0f | %.0f |\n", s.Invokes, s.Environments, s.FirstStartMs, s.MedianStartMs, s.LastStartMs, s.AllReturnedMs)
 	}
 	if a := r.Async; a != nil {
 		fmt.Fprintf(&b, "\n## Async\n\n%d Event invocations of go from %d goroutines; each function run POSTs its request id to a collector in the bench process. Rates from the first send.\n\n",

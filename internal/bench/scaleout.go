@@ -87,6 +87,7 @@ func measureScaleOut(ctx context.Context, t *target, n int, hold time.Duration) 
 		HoldMs:        hold.Milliseconds(),
 		Environments:  len(envs),
 		FirstStartMs:  millis(starts[0].Sub(first)),
+		MedianStartMs: millis(starts[len(starts)/2].Sub(first)),
 		LastStartMs:   millis(starts[len(starts)-1].Sub(first)),
 		AllReturnedMs: millis(lastReturn.Sub(first)),
 	}, nil
