@@ -291,6 +291,9 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 	if err != nil {
 		return nil, m.entrypointFailure(p, requestID, unwrapStart(err))
 	}
+	// A start that queued for a set-up slot was not initializing yet:
+	// Init Duration, and what is billed of it, leaves the queue out.
+	start = start.Add(e.proc.SetupWait())
 	phase := "init"
 	err = m.waitInit(ctx, e, m.opts.InitTimeout, errInitTimeout)
 	if errors.Is(err, errInitTimeout) {
@@ -307,6 +310,7 @@ func (m *Manager) coldStart(ctx context.Context, p *pool, wait time.Duration, re
 		} else if err != nil {
 			return nil, m.entrypointFailure(p, requestID, unwrapStart(err))
 		}
+		start = start.Add(e.proc.SetupWait())
 		err = m.waitInit(ctx, e, budget, errTimedOut)
 		e.deadline = start.Add(budget)
 	}

@@ -354,6 +354,7 @@ func (m *Manager) initProvisioned(ctx context.Context, p *pool, wait time.Durati
 	if err != nil {
 		return nil, fmt.Errorf("launch: %w", err)
 	}
+	start = start.Add(e.proc.SetupWait()) // queued, not initializing
 	if err := m.waitInit(ctx, e, m.opts.InitTimeout, errInitTimeout); err != nil {
 		m.forget(e) // not yet part of the set: nothing is restarted for it
 		if ctx.Err() == nil {

@@ -101,6 +101,8 @@ type Process struct {
 	// and the runtime its child, reads the runtime's own exit once the
 	// leader was reaped; known is false if the init did not report it.
 	runtimeExit func() (known bool, err error)
+	// setupWait is how long the start waited for a set-up slot.
+	setupWait time.Duration
 	// oomKilled and cleanupErr are set before done is closed.
 	oomKilled  bool
 	cleanupErr error
@@ -223,6 +225,11 @@ func (p *Process) wait() {
 // Pid is the process id of the group leader: the runtime in the process
 // sandbox, the environment's init in the linux sandbox.
 func (p *Process) Pid() int { return p.pgid }
+
+// SetupWait is how long the start waited before the environment's set-up
+// began: the linux sandbox sets up a bounded number of environments at a
+// time. It is not part of the environment's init.
+func (p *Process) SetupWait() time.Duration { return p.setupWait }
 
 // Done is closed once the process has exited and been reaped.
 func (p *Process) Done() <-chan struct{} { return p.done }

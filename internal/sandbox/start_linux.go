@@ -181,8 +181,11 @@ func under(path string, dirs ...string) bool {
 // startInit starts a shell for spec and launches spec in it at once. The
 // shell has every bind but the code's, as Shells' have, and gets the code
 // late: an environment is built the same way whether its shell was made
-// ahead or not, down to the order of its mounts.
+// ahead or not, down to the order of its mounts. It waits for a set-up
+// slot first (setupSlots).
 func startInit(cfg *initConfig, spec Spec) (*Process, error) {
+	waited := acquireSetup()
+	defer releaseSetup()
 	sh, err := startShell(shellShape{root: cfg.Root, binds: earlyBinds(cfg.Binds), tmpMB: cfg.TmpMB, memoryMB: spec.MemoryMB,
 		hostNetwork: spec.hostNetwork, listen: spec.RuntimeAPI != nil})
 	if err != nil {
@@ -193,7 +196,12 @@ func startInit(cfg *initConfig, spec Spec) (*Process, error) {
 	if err := sh.awaitReady(); err != nil {
 		return nil, sh.discard(err)
 	}
-	return sh.launch(cfg, spec)
+	p, err := sh.launch(cfg, spec)
+	if err != nil {
+		return nil, err
+	}
+	p.setupWait = waited
+	return p, nil
 }
 
 // shell is a linux-sandbox init started ahead of its configuration: this
