@@ -14,7 +14,7 @@ import (
 // and the first runtimes can take events while the rest set up. A
 // 300-environment burst on two cores: the median handler started after
 // 5.2–6.2 s unbounded and 2.9–3.8 s with 8 slots; the last after
-// 6.7–7.6 s either way (docs/perf.md). Four per CPU leave room for a
+// 6.3–7.6 s either way (docs/perf.md). Four per CPU leave room for a
 // set-up's waits (an RCU grace period when it joins its cgroup, the
 // runtime's start).
 var setupSlots = make(chan struct{}, 4*runtime.NumCPU())
