@@ -122,11 +122,10 @@ func Init() {
 	if op, path, err := setupRoot(&sh); err != nil {
 		fail(op, path, err)
 	}
-	// Before limitInit, which frees what finding them allocates.
-	code, _ := codeRanges() // none on error: the init keeps its pages
 	if op, path, err := limitInit(); err != nil {
 		fail(op, path, err)
 	}
+	code := sh.Code.place()
 	var stem *stemRuntime
 	if sh.Stem != nil {
 		var err error

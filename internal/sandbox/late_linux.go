@@ -29,6 +29,9 @@ type initShell struct {
 	TmpMB    int      // size of /tmp
 	Hostname string
 	Stem     *initStem // the runtime to start before the launch, or nil
+	// Code is where the binary's code lies, which the init lets go of
+	// once the runtime runs (release_linux.go); nil keeps it.
+	Code *codeLayout
 }
 
 // initLaunch is the second: the function's environment.

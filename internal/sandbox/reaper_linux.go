@@ -68,7 +68,7 @@ func watchSignals() <-chan chan os.Signal {
 // superviseRuntime runs in the init once it is the unprivileged function
 // user and the runtime (pid) runs with the environment's limits, cgroup
 // and working directory. It reports the start, lets go of the binary's
-// code pages (code, from codeRanges), passes SIGTERM on and reports the
+// code pages (code, from codeLayout.place), passes SIGTERM on and reports the
 // runtime's exit. It never returns.
 func superviseRuntime(pid int, status *os.File, sigs <-chan os.Signal, code []addrRange) {
 	if err := json.NewEncoder(status).Encode(initReport{Started: true}); err != nil {

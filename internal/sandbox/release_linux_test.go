@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestReadOnlySegments(t *testing.T) {
@@ -20,25 +22,51 @@ func TestReadOnlySegments(t *testing.T) {
 		{ProgHeader: elf.ProgHeader{Type: elf.PT_GNU_RELRO, Vaddr: 0x27d1800, Memsz: 0x900, Flags: elf.PF_R}},
 		load(0x27d2200, 0x5000, elf.PF_R|elf.PF_W), // data: shares its first page with the RELRO
 	}
-	const bias = 0x55550000_0000
-	got := readOnlySegments(progs, bias, 0x1000)
+	got := readOnlySegments(progs, 0x1000)
 	want := []addrRange{
-		{bias, bias + 0x17d1000},
-		{bias + 0x17d2000, bias + 0x27d1000},
+		{0, 0x17d1000},
+		{0x17d2000, 0x27d1000},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("readOnlySegments = %#x\nwant %#x", got, want)
 	}
 }
 
-// TestCodeRangesOfThisBinary checks the ranges against this test
-// binary's own memory map: each lies inside a mapping of the binary that
-// is not writable.
-func TestCodeRangesOfThisBinary(t *testing.T) {
-	ranges, err := codeRanges()
+// TestPlacePositionIndependentCode: a position-independent binary's
+// ranges move by its load address, read from the auxiliary vector.
+func TestPlacePositionIndependentCode(t *testing.T) {
+	auxv, err := unix.Auxv()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var phdr uintptr
+	for _, kv := range auxv {
+		if kv[0] == atPHDR {
+			phdr = kv[1]
+		}
+	}
+	if phdr == 0 {
+		t.Fatal("no AT_PHDR in the auxiliary vector")
+	}
+	const bias = 0x5000
+	l := &codeLayout{Ranges: []addrRange{{0x1000, 0x3000}}, PIE: true, PHDR: phdr - bias}
+	if got, want := l.place(), []addrRange{{0x1000 + bias, 0x3000 + bias}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("place() = %#x, want %#x", got, want)
+	}
+	if (*codeLayout)(nil).place() != nil {
+		t.Error("a nil layout placed ranges")
+	}
+}
+
+// TestCodeLayoutOfThisBinary checks the placed ranges against this test
+// binary's own memory map: each lies inside a mapping of the binary that
+// is not writable.
+func TestCodeLayoutOfThisBinary(t *testing.T) {
+	l, err := readCodeLayout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges := l.place()
 	if len(ranges) == 0 {
 		t.Fatal("no ranges")
 	}
@@ -79,11 +107,11 @@ func insideReadOnlyMapping(maps string, r addrRange) bool {
 		if err1 != nil || err2 != nil {
 			return false
 		}
-		if uintptr(s) != covered.end {
-			covered.start = uintptr(s)
+		if uintptr(s) != covered.End {
+			covered.Start = uintptr(s)
 		}
-		covered.end = uintptr(e)
-		if covered.start <= r.start && r.end <= covered.end {
+		covered.End = uintptr(e)
+		if covered.Start <= r.Start && r.End <= covered.End {
 			return true
 		}
 	}

@@ -39,8 +39,6 @@ func TestSetUpsAreBounded(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	waitingSince := time.Now()
-	released := time.Now()
 	releaseSetup()
 	held--
 	r := <-done
@@ -51,10 +49,8 @@ func TestSetUpsAreBounded(t *testing.T) {
 		r.p.Kill()
 		r.p.Output.Close()
 	})
-	// The wait began before the start was seen waiting and ended after
-	// the slot was freed.
-	if w := r.p.SetupWait(); w <= 0 || w < released.Sub(waitingSince) {
-		t.Errorf("SetupWait = %v, want at least the %v the start was seen waiting", w, released.Sub(waitingSince))
+	if w := r.p.SetupWait(); w <= 0 {
+		t.Errorf("SetupWait = %v after the start was seen waiting, want more than 0", w)
 	}
 	if len(setupSlots) != held {
 		t.Errorf("%d slots taken after the start, want %d: the start did not give its slot back", len(setupSlots), held)

@@ -338,7 +338,7 @@ func startShell(shape shellShape) (*shell, error) {
 	} else if sh.cg, err = newEnvCgroup(memoryMB); err != nil {
 		return nil, sh.discard(err)
 	}
-	msg := initShell{Procs: sh.cg.procs, Root: shape.root, Binds: shape.binds, TmpMB: shape.tmpMB, Hostname: envHostname}
+	msg := initShell{Procs: sh.cg.procs, Root: shape.root, Binds: shape.binds, TmpMB: shape.tmpMB, Hostname: envHostname, Code: binaryCode()}
 	if shape.stem != nil {
 		msg.Stem = &initStem{Argv: shape.stem.argv, Env: shape.stem.env}
 	}
