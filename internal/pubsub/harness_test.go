@@ -229,7 +229,12 @@ func openHarness(t *testing.T, js jetstream.JetStream, node string, inv *fakeInv
 		t.Fatalf("Start: %v", err)
 	}
 	h := &harness{svc: svc, invoker: inv, policies: pol, logs: logs, js: js, node: node}
-	t.Cleanup(func() { h.close(t) })
+	t.Cleanup(func() {
+		h.close(t)
+		if t.Failed() {
+			t.Logf("node %s logged:\n%s", node, logs.String())
+		}
+	})
 	return h
 }
 

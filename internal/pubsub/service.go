@@ -237,14 +237,19 @@ func (s *Service) apply(key string, rev uint64, put bool, value []byte) {
 		r = nil
 	}
 	if r == nil {
-		r = s.startRunner(t)
+		s.startRunner(t)
+		return
 	}
 	r.setSubscriptions(t)
 }
 
-// startRunner starts consuming t; s.mu is held.
-func (s *Service) startRunner(t *Topic) *runner {
+// startRunner starts consuming t; s.mu is held. The runner knows t's
+// subscriptions before it connects: a message the broker kept for this
+// node can arrive at once, and with none known it would be taken as
+// delivered to nobody and acknowledged.
+func (s *Service) startRunner(t *Topic) {
 	r := newRunner(s, t, s.countersLocked(t.Name))
+	r.setSubscriptions(t)
 	ctx, cancel := context.WithCancel(s.ctx)
 	r.cancel = cancel
 	s.runners[t.Name] = r
@@ -253,7 +258,6 @@ func (s *Service) startRunner(t *Topic) *runner {
 		defer s.wg.Done()
 		r.run(ctx)
 	}()
-	return r
 }
 
 // stopRunner stops the runner of name, if any, and returns a channel
