@@ -148,6 +148,7 @@ func TestAsyncMaxEventAge(t *testing.T) {
 // A function that re-invokes itself asynchronously is stopped after 16
 // hops, and the stopped event goes to the failure path.
 func TestAsyncRecursiveLoopStops(t *testing.T) {
+	t.Parallel()
 	srv := asyncServer(t)
 	c := srv.Lambda()
 	col := newCollector(t)

@@ -74,6 +74,7 @@ func ddbDeliveries(t *testing.T, col *esmCollector) []ddbDelivery {
 // batch: those changes, not confirmed to PostgreSQL, come again to the new
 // server with the same eventIDs, and no change is missing.
 func TestESMPostgres(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("change streams are sandbox-independent; covered by the full run")
 	}

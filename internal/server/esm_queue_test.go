@@ -95,6 +95,7 @@ var queueBrokers = map[string]queueBroker{
 // limit; the rest are delivered once; a filter drops (and acknowledges)
 // what it does not match.
 func TestESMQueues(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("event source mapping queues are sandbox-independent; covered by the full run")
 	}

@@ -75,6 +75,7 @@ func queueDepth(t *testing.T, ch *amqp.Channel, queue string) int {
 // the 2 come back with rising receive counts and are dead-lettered by the
 // queue's delivery limit.
 func TestESMRabbitMQPartialBatch(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("event source mappings are sandbox-independent; covered by the full run")
 	}
@@ -144,6 +145,7 @@ func TestESMRabbitMQPartialBatch(t *testing.T) {
 // disabled mapping lets go of the queue at once and an enabled one takes
 // it up again.
 func TestESMRabbitMQWindowAndDisable(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("event source mappings are sandbox-independent; covered by the full run")
 	}

@@ -77,6 +77,7 @@ func (p *privateNATS) publish(t *testing.T, subject, data string) {
 // when the broker is back, says so, and carries on from its checkpoint
 // without losing or repeating records, while the server keeps serving.
 func TestESMBrokerRestart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("event source mapping reconnects are sandbox-independent; covered by the full run")
 	}

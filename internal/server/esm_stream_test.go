@@ -109,6 +109,7 @@ func redisClient(t *testing.T) *redis.Client {
 // none is skipped across a restart of Gust; one poison record is isolated
 // by bisection and sent to the on-failure queue while its shard goes on.
 func TestESMStreams(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("event source mapping streams are sandbox-independent; covered by the full run")
 	}

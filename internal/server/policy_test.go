@@ -349,6 +349,7 @@ func TestPolicyLengthLimit(t *testing.T) {
 // through each real aws CLI installed (v2 at /usr/bin/aws, and v1 when on
 // PATH).
 func TestPolicyAWSCLI(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("does not depend on the sandbox; the full run covers it")
 	}

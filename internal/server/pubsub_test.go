@@ -266,6 +266,7 @@ func jsonKeySets(t *testing.T, b []byte) map[string][]string {
 // does not match; a function that does not allow sns.amazonaws.com gets
 // nothing (counted as denied); the API never shows the broker password.
 func TestPubSubNATSFanOut(t *testing.T) {
+	t.Parallel()
 	skipShortPubSub(t)
 	srv := asyncServer(t)
 	col := newSNSCollector(t)
@@ -326,6 +327,7 @@ func TestPubSubNATSFanOut(t *testing.T) {
 // TestPubSubMQTTFanOut: one QoS 1 publish on an MQTT topic reaches each
 // of two subscribed functions exactly once.
 func TestPubSubMQTTFanOut(t *testing.T) {
+	t.Parallel()
 	skipShortPubSub(t)
 	needService(t, "Mosquitto", "127.0.0.1:1883")
 	srv := asyncServer(t)
@@ -409,6 +411,7 @@ func publishMQTTMsg(t *testing.T, c mqtt.Client, topic, body string) {
 // retried by the async queue and dead-lettered, with the SNS event, while
 // the other subscriber gets the message once.
 func TestPubSubFailingSubscriberIsDeadLettered(t *testing.T) {
+	t.Parallel()
 	skipShortPubSub(t)
 	srv := asyncServer(t)
 	col := newSNSCollector(t)
@@ -449,6 +452,7 @@ func TestPubSubFailingSubscriberIsDeadLettered(t *testing.T) {
 // TestPubSubNATSDeliveredAfterRestart: a message published while Gust is
 // stopped waits in the topic's stream and is delivered once Gust starts.
 func TestPubSubNATSDeliveredAfterRestart(t *testing.T) {
+	t.Parallel()
 	skipShortPubSub(t)
 	srv := asyncServer(t)
 	col := newSNSCollector(t)

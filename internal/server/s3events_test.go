@@ -316,6 +316,7 @@ func checkS3Event(t *testing.T, event []byte) {
 // to Gust's webhook; the configured function receives S3's own events:
 // keys form-encoded, S3's event names, decoded strictly by aws-lambda-go.
 func TestS3EventsFromVersityGW(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("object-store events are sandbox-independent; covered by the full run")
 	}
@@ -400,6 +401,7 @@ const minioPut = `{"EventName":"s3:ObjectCreated:Put","Key":"uploads/dir/ü.json
 // and checks again at delivery: a function whose permission was removed
 // is not invoked, and the refusal is counted.
 func TestS3NotificationPermission(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("object-store events are sandbox-independent; covered by the full run")
 	}
@@ -459,6 +461,7 @@ func TestS3NotificationPermission(t *testing.T) {
 // answers probes and refuses bodies that are no event (400) or too large
 // (413); the token survives a restart.
 func TestS3WebhookToken(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("object-store events are sandbox-independent; covered by the full run")
 	}

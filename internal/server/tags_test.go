@@ -307,6 +307,7 @@ func awsCLIsForTags() []string {
 // tag-resource sends the ARN label percent-encoded and whose untag-resource
 // sends tagKeys as a repeated query parameter.
 func TestTagsAWSCLI(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("does not depend on the sandbox; the full run covers it")
 	}

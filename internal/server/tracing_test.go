@@ -202,6 +202,7 @@ func lineAfterReport(log string) string {
 }
 
 func TestTracing(t *testing.T) {
+	t.Parallel()
 	col := newOTLPCollector(t)
 	srv := gusttest.StartServer(t, func(c *config.Server) { c.OTLPEndpoint = col.URL })
 	c := srv.Lambda()
