@@ -24,11 +24,12 @@ import (
 	"gust/internal/lambda"
 )
 
-//go:embed node/bootstrap.mjs python/bootstrap.py
+//go:embed node/bootstrap.mjs node/warm-up.mjs python/bootstrap.py
 var bootstraps embed.FS
 
 const (
 	nodeBootstrap   = "node/bootstrap.mjs"
+	nodeWarmUp      = "node/warm-up.mjs" // imported by a waiting stem cell
 	pythonBootstrap = "python/bootstrap.py"
 )
 
@@ -62,7 +63,7 @@ func New(opts Options) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtimes: %w", err)
 	}
-	for _, name := range []string{nodeBootstrap, pythonBootstrap} {
+	for _, name := range []string{nodeBootstrap, nodeWarmUp, pythonBootstrap} {
 		if err := writeBootstrap(dir, name); err != nil {
 			return nil, fmt.Errorf("runtimes: write bootstrap: %w", err)
 		}

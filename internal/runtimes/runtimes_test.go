@@ -21,7 +21,7 @@ func TestNewWritesBootstraps(t *testing.T) {
 			t.Errorf("RuntimeDir() = %q, want %q", tab.RuntimeDir(), dir)
 		}
 	}
-	for _, name := range []string{nodeBootstrap, pythonBootstrap} {
+	for _, name := range []string{nodeBootstrap, nodeWarmUp, pythonBootstrap} {
 		want, err := fs.ReadFile(bootstraps, name)
 		if err != nil {
 			t.Fatal(err)
@@ -38,8 +38,8 @@ func TestNewWritesBootstraps(t *testing.T) {
 		}
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, "node"))
-	if err != nil || len(entries) != 1 {
-		t.Errorf("node dir holds %d entries (err %v), want only the bootstrap", len(entries), err)
+	if err != nil || len(entries) != 2 {
+		t.Errorf("node dir holds %d entries (err %v), want only the bootstrap and its warm-up module", len(entries), err)
 	}
 }
 

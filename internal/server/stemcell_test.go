@@ -66,6 +66,7 @@ def handler(event, context):
     }
 `
 	introspectNode = `import { readFileSync, readdirSync, statfsSync } from 'node:fs';
+import { Server } from 'node:net';
 import { hostname } from 'node:os';
 
 const VARYING = new Set(['AWS_LAMBDA_LOG_STREAM_NAME', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY',
@@ -93,6 +94,12 @@ export const handler = async (event) => {
     cgroup: readFileSync('/proc/self/cgroup', 'utf8'),
     environ: readFileSync('/proc/self/environ', 'utf8').replace(/\0+$/, '').split('\0')
       .filter((kv) => !VARYING.has(kv.split('=')[0])),
+    // What a stem cell's warm-up could leave behind: globals, a server,
+    // a timer or a socket still open. (Any pipe counts as a resource
+    // while it is written to, and the log pipes come and go.)
+    globals: Object.getOwnPropertyNames(globalThis).sort(),
+    servers: process._getActiveHandles().filter((h) => h instanceof Server).length,
+    resources: process.getActiveResourcesInfo().filter((r) => r !== 'PipeWrap').sort(),
   };
 };
 `

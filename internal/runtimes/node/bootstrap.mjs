@@ -59,53 +59,29 @@ function rewriteEnvironBlock(env) {
     closeSync(mem);
   }
 }
-// warmHTTPClient runs one HTTP exchange with a throwaway peer on the
-// loopback: Node loads and compiles its HTTP client on first use, about
-// 10 ms that would otherwise fall on the function's init. A stem cell
-// does it while it waits for a function.
-async function warmHTTPClient() {
-  const net = await import('node:net');
-  const peer = net.createServer((s) => {
-    s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'));
-  });
-  await new Promise((resolve) => peer.listen(0, '127.0.0.1', resolve));
-  const warmAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  try {
-    await new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: peer.address().port, method: 'POST', path: '/',
-        agent: warmAgent, headers: { 'Content-Type': 'application/json' } }, (res) => {
-        res.resume();
-        res.on('end', resolve);
-      });
-      req.on('error', reject);
-      req.end('{}');
-    });
-  } catch {
-    // Only a warm-up: the function's first request will do it instead.
-  } finally {
-    warmAgent.destroy();
-    peer.close();
-  }
-}
-if (process.env._GUST_STEM_FD !== undefined) await warmHTTPClient();
-specialize();
-
 const env = process.env;
-const taskRoot = env.LAMBDA_TASK_ROOT || process.cwd();
+// What the function's environment says, set by configure once it is in
+// place (in a stem cell, after the function arrived).
+let taskRoot;
+let api; // the Runtime API: { host, port, socketPath, agent }
 
 // ---- Runtime API client ------------------------------------------------
 
-const apiAddr = env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001';
-const colon = apiAddr.lastIndexOf(':');
-const apiHost = colon > 0 ? apiAddr.slice(0, colon).replace(/^\[|\]$/g, '') : apiAddr;
-const apiPort = colon > 0 ? Number(apiAddr.slice(colon + 1)) : 80;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const prefix = '/2018-06-01/runtime';
+
+function runtimeAPI(addr) {
+  const colon = addr.lastIndexOf(':');
+  return {
+    host: colon > 0 ? addr.slice(0, colon).replace(/^\[|\]$/g, '') : addr,
+    port: colon > 0 ? Number(addr.slice(colon + 1)) : 80,
+    agent: new http.Agent({ keepAlive: true, maxSockets: 1 }),
+  };
+}
 
 function call(method, urlPath, body, headers) {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: apiHost, port: apiPort, method, path: prefix + urlPath, agent, headers },
+      { host: api.host, port: api.port, socketPath: api.socketPath, method, path: prefix + urlPath, agent: api.agent, headers },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -132,10 +108,8 @@ function headerSafe(s) {
 
 let currentRequestId; // undefined outside an invocation, as on AWS
 const levels = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4, FATAL: 5 };
-const jsonLogs = (env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
-// As on AWS, AWS_LAMBDA_LOG_LEVEL filters only JSON-format logs; INFO is
-// Lambda's default ApplicationLogLevel.
-const minLevel = jsonLogs ? levels[(env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] ?? levels.INFO : 0;
+let jsonLogs = false; // set by configure
+let minLevel = 0;
 
 function writeLog(level, args) {
   if (levels[level] < minLevel) return;
@@ -228,7 +202,7 @@ function findFile(base) {
   for (const ext of extensions) {
     const f = base + ext;
     try {
-      if (statSync(f).isFile()) return f;
+      if (statSync(f, { throwIfNoEntry: false })?.isFile()) return f;
     } catch { /* try the next one */ }
   }
   return null;
@@ -316,6 +290,7 @@ async function loadHandler(handlerString) {
 let initDone = false; // the handler has loaded
 let active = null; // the invocation being served, or null between invocations
 let onEmptyLoop = null; // what to do when the event loop drains (callback handlers)
+let warming = false; // a stem cell's warm-up invocation is under way
 
 process.on('beforeExit', () => {
   const f = onEmptyLoop;
@@ -396,8 +371,10 @@ function serve(handler, res) {
             { 'Lambda-Runtime-Function-Error-Type': headerSafe(body.errorType) });
         }
       } catch (e) {
-        process.stderr.write(`gust runtime: report result: ${e.message}\n`);
-        process.exit(1);
+        if (!warming) {
+          process.stderr.write(`gust runtime: report result: ${e.message}\n`);
+          process.exit(1);
+        }
       }
       if (active === inv) active = null;
       currentRequestId = undefined;
@@ -480,4 +457,90 @@ async function main() {
   }
 }
 
+// configure reads the function's environment.
+function configure() {
+  taskRoot = env.LAMBDA_TASK_ROOT || process.cwd();
+  api = runtimeAPI(env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001');
+  jsonLogs = (env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+  // As on AWS, AWS_LAMBDA_LOG_LEVEL filters only JSON-format logs; INFO is
+  // Lambda's default ApplicationLogLevel.
+  minLevel = jsonLogs ? levels[(env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()] ?? levels.INFO : 0;
+}
+
+// warmUp does, while a stem cell waits for its function, what the
+// function's cold start would otherwise do for the first time, because
+// Node loads and compiles code on first use: it imports an empty module
+// from a file, as loadHandler will, and serves one whole invocation of an
+// echo handler from a throwaway Runtime API peer of its own (Node's HTTP
+// client, a kept-alive connection's reuse, and this file's own invocation
+// path), then collects the garbage that leaves. That takes a
+// few milliseconds off the first invoke.
+async function warmUp() {
+  const net = await import('node:net');
+  // An abstract Unix socket: the sandbox sends TCP to the loopback on to
+  // the host's, and the name vanishes with the peer.
+  const socketPath = `\0gust-warm-up-${process.pid}-${Date.now()}`;
+  const peer = net.createServer(answerWarmUp);
+  try {
+    findFile(fileURLToPath(new URL('warm-up', import.meta.url)));
+    await loadModule(fileURLToPath(new URL('warm-up.mjs', import.meta.url)), true);
+  } catch {
+    // Only a warm-up: the function's import does it instead.
+  }
+  try {
+    await new Promise((resolve, reject) => {
+      peer.once('error', reject);
+      peer.listen(socketPath, resolve);
+    });
+    api = { socketPath, agent: new http.Agent({ keepAlive: true, maxSockets: 1 }) };
+    warming = true;
+    await serve(async (event) => event, await call('GET', '/invocation/next'));
+  } catch {
+    // Only a warm-up: the function's first invocation does it instead.
+  } finally {
+    warming = false;
+    api?.agent.destroy();
+    api = undefined;
+    peer.close();
+  }
+  // The rehearsal's garbage would be collected during the function's
+  // init: collect it now. V8 hands out gc only with --expose-gc, which is
+  // set just long enough to fetch it in a context of its own.
+  try {
+    const [v8, vm] = await Promise.all([import('node:v8'), import('node:vm')]);
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc');
+    v8.setFlagsFromString('--no-expose-gc');
+    gc();
+  } catch {
+    // Only a warm-up.
+  }
+}
+
+// answerWarmUp is the warm-up's Runtime API: an event for the next
+// invocation, 202 for anything posted.
+function answerWarmUp(socket) {
+  let buf = Buffer.alloc(0);
+  socket.on('error', () => {});
+  socket.on('data', (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buf.toString('latin1', 0, end);
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buf.length < end + 4 + length) return;
+      buf = buf.subarray(end + 4 + length);
+      const body = '{"warm":true}';
+      socket.write(head.startsWith('GET ')
+        ? 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: warm-up\r\n' +
+          `Lambda-Runtime-Deadline-Ms: ${Date.now() + 3000}\r\nContent-Length: ${body.length}\r\n\r\n${body}`
+        : 'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    }
+  });
+}
+
+if (process.env._GUST_STEM_FD !== undefined) await warmUp();
+specialize();
+configure();
 main();
