@@ -473,8 +473,8 @@ function configure() {
 // from a file, as loadHandler will, and serves one whole invocation of an
 // echo handler from a throwaway Runtime API peer of its own (Node's HTTP
 // client, a kept-alive connection's reuse, and this file's own invocation
-// path), then collects the garbage that leaves. That takes a
-// few milliseconds off the first invoke.
+// path), then collects the garbage that leaves. That takes a few
+// milliseconds off the first invoke.
 async function warmUp() {
   const net = await import('node:net');
   // An abstract Unix socket: the sandbox sends TCP to the loopback on to
