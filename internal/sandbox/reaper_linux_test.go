@@ -240,7 +240,7 @@ func TestLinuxInitFootprint(t *testing.T) {
 		maxAnonKB = 32 << 10
 	}
 	// Once it has reported the start, the init lets go of the code it ran
-	// to set up (releaseCodePages): what stays mapped is the little its
+	// to set up (releaseCode): what stays mapped is the little its
 	// supervision touches. This test binary's init mapped 9.4 MB of its
 	// files before, the gust binary's 26 MB; now 2.6 and 3.0 MB.
 	const maxFileKB = 4 << 10
