@@ -238,7 +238,11 @@ type shellShape struct {
 // stays out. GOGC=off spares the init the collections its package
 // initializers would set off (the gust binary's allocate about 5 MB); the
 // init frees that memory once, when it has set up (limitInit).
-var initEnv = []string{"GOGC=off"}
+// GOMAXPROCS=1: the init runs one goroutine at a time, and each further
+// processor would get its own allocation caches, touching fresh pages
+// every environment pays to zero (docs/perf.md, "Scale-out"). Its spare
+// threads for blocking system calls do not depend on it (limitInit).
+var initEnv = []string{"GOGC=off", "GOMAXPROCS=1"}
 
 // startShell re-executes this binary as a sandbox init in new mount, pid,
 // ipc, uts and (unless hostNetwork) network namespaces, creates the
