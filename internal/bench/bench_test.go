@@ -70,6 +70,19 @@ func TestRunInProcess(t *testing.T) {
 	if !rep.Target.InProcess || rep.Target.Sandbox == "" {
 		t.Errorf("target = %+v, want an in-process server with its sandbox", rep.Target)
 	}
+	// The dynamic linker is mapped into this process only if it was
+	// linked dynamically.
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "static"
+	if bytes.Contains(maps, []byte("/ld-linux")) {
+		want = "dynamic"
+	}
+	if rep.Target.Linking != want {
+		t.Errorf("target linking = %q, want %q", rep.Target.Linking, want)
+	}
 	checkReport(t, opts, rep)
 	if !strings.Contains(progress.String(), "started a server in-process") {
 		t.Errorf("progress does not mention the server:\n%s", progress.String())

@@ -55,6 +55,9 @@ type Target struct {
 	Endpoint  string `json:"endpoint"`
 	InProcess bool   `json:"in_process"`
 	Sandbox   string `json:"sandbox,omitempty"` // in-process only
+	// Linking is how the in-process server's binary, which each linux
+	// sandbox's init re-executes, was linked: "static" or "dynamic".
+	Linking string `json:"linking,omitempty"`
 }
 
 // Settings are the options the run used, defaults applied.
@@ -228,7 +231,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "- interpreters: %s\n", strings.Join(parts, ", "))
 	}
 	if r.Target.InProcess {
-		fmt.Fprintf(&b, "- server: in-process at %s, sandbox %s\n", r.Target.Endpoint, r.Target.Sandbox)
+		fmt.Fprintf(&b, "- server: in-process at %s, sandbox %s, %s binary\n", r.Target.Endpoint, r.Target.Sandbox, orDash(r.Target.Linking))
 	} else {
 		fmt.Fprintf(&b, "- server: %s\n", r.Target.Endpoint)
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -93,7 +94,7 @@ func openTarget(ctx context.Context, opts Options) (*target, error) {
 		Credentials: credentials.NewStaticCredentialsProvider(keyID, secret, ""),
 	}
 	return &target{
-		info:    Target{Endpoint: srv.Endpoint(), InProcess: true, Sandbox: cfg.Sandbox},
+		info:    Target{Endpoint: srv.Endpoint(), InProcess: true, Sandbox: cfg.Sandbox, Linking: linking()},
 		lambda:  newClient(awsCfg, srv.Endpoint()),
 		account: cfg.AccountID,
 		srv:     srv,
@@ -295,4 +296,26 @@ func waitUpdated(ctx context.Context, t *target, fn string) error {
 func isNotFound(err error) bool {
 	var nf *types.ResourceNotFoundException
 	return errors.As(err, &nf)
+}
+
+// linking reports whether the running binary is "static" or "dynamic"
+// (it names an ELF interpreter, the dynamic linker), or "" when it cannot
+// tell. A static build (CGO_ENABLED=0) spares every sandbox init, which
+// is this binary re-executed, the loading of the C library.
+func linking() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return "dynamic"
+		}
+	}
+	return "static"
 }

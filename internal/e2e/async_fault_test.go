@@ -382,6 +382,7 @@ func newFaultServer(t *testing.T) *faultServer {
 		logPath: filepath.Join(dir, "server.log")}
 	build := exec.Command("go", "build", "-o", s.bin, "./cmd/gust")
 	build.Dir = gusttest.RepoRoot(t)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as the README builds it
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
