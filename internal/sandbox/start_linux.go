@@ -240,8 +240,9 @@ type shellShape struct {
 // init frees that memory once, when it has set up (limitInit).
 // GOMAXPROCS=1: the init runs one goroutine at a time, and each further
 // processor would get its own allocation caches, touching fresh pages
-// every environment pays to zero (docs/perf.md, "Scale-out"). Its spare
-// threads for blocking system calls do not depend on it (limitInit).
+// every environment pays to zero (docs/perf.md, "A static binary, and
+// the init on one processor"). Its spare threads for blocking system
+// calls do not depend on it (limitInit).
 var initEnv = []string{"GOGC=off", "GOMAXPROCS=1"}
 
 // startShell re-executes this binary as a sandbox init in new mount, pid,
