@@ -26,6 +26,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,6 +67,10 @@ type Options struct {
 	// Sandbox is the in-process server's sandbox ("linux" or "process").
 	// Default: the server's default (linux as root on Linux).
 	Sandbox string
+	// Python and Node are the in-process server's interpreters, as gust
+	// server's --python and --node. Default: python3 and node on PATH.
+	Python string
+	Node   string
 
 	// Concurrency lists the in-flight invokes of each warm measurement.
 	// Default 1, 8, 32.
@@ -147,8 +152,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.AsyncEvents == 0 {
 		o.AsyncEvents = DefaultAsyncEvents
 	}
+	if o.Endpoint != "" && (o.Python != "" || o.Node != "") {
+		return o, fmt.Errorf("bench: the interpreters are chosen by the server at %s, not by the bench", o.Endpoint)
+	}
 	if len(o.Runtimes) == 0 {
-		o.Runtimes = foundRuntimes()
+		o.Runtimes = foundRuntimes(o.Python, o.Node)
 	}
 	seen := map[string]bool{}
 	for _, r := range o.Runtimes {
@@ -185,14 +193,14 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// foundRuntimes is go plus each interpreted runtime whose interpreter is on
-// PATH.
-func foundRuntimes() []string {
+// foundRuntimes is go plus each interpreted runtime whose interpreter is
+// found: the one named, or else python3 or node on PATH.
+func foundRuntimes(python, node string) []string {
 	rts := []string{RuntimeGo}
-	if _, err := exec.LookPath("python3"); err == nil {
+	if _, err := exec.LookPath(cmp.Or(python, "python3")); err == nil {
 		rts = append(rts, RuntimePython)
 	}
-	if _, err := exec.LookPath("node"); err == nil {
+	if _, err := exec.LookPath(cmp.Or(node, "node")); err == nil {
 		rts = append(rts, RuntimeNode)
 	}
 	return rts

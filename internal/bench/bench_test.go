@@ -62,6 +62,20 @@ func TestRunInProcess(t *testing.T) {
 		t.Skip("starts a server and runs every measurement")
 	}
 	opts := tinyOptions(t)
+	// The report names the interpreter named, not the one on PATH.
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		python = "/usr/bin/python3"
+	}
+	opts.Python = python
+	out, err := exec.Command(python, "-c", "import platform; print(platform.python_version())").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPython := strings.TrimSpace(string(out))
 	var progress bytes.Buffer
 	rep, err := bench.Run(context.Background(), opts, &progress)
 	if err != nil {
@@ -82,6 +96,9 @@ func TestRunInProcess(t *testing.T) {
 	}
 	if rep.Target.Linking != want {
 		t.Errorf("target linking = %q, want %q", rep.Target.Linking, want)
+	}
+	if got := rep.Machine.Interpreters["python"]; got != wantPython {
+		t.Errorf("python interpreter = %q, want %s's %q", got, python, wantPython)
 	}
 	checkReport(t, opts, rep)
 	if !strings.Contains(progress.String(), "started a server in-process") {
@@ -238,6 +255,7 @@ func TestOptionsRefused(t *testing.T) {
 		{"zero concurrency", bench.Options{Concurrency: []int{1, 0}}, "concurrency must be at least 1"},
 		{"negative duration", bench.Options{Duration: -time.Second}, "duration must be positive"},
 		{"endpoint without credentials", bench.Options{Endpoint: "http://127.0.0.1:1"}, "needs credentials"},
+		{"interpreter for an endpoint", bench.Options{Endpoint: "http://127.0.0.1:1", Credentials: credentials.NewStaticCredentialsProvider("k", "s", ""), Python: "/usr/bin/python3"}, "chosen by the server"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

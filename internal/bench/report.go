@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -45,8 +46,8 @@ type Machine struct {
 	GoVersion string `json:"go_version"`
 	// LoadAverage is the 1, 5 and 15-minute load average at the start.
 	LoadAverage []float64 `json:"load_average,omitempty"`
-	// Interpreters are the versions of the runtimes' interpreters found
-	// on PATH, by runtime.
+	// Interpreters are the versions of the runtimes' interpreters (those
+	// Options names, or else found on PATH), by runtime.
 	Interpreters map[string]string `json:"interpreters,omitempty"`
 }
 
@@ -135,7 +136,7 @@ func newReport(o Options) *Report {
 		Started:     time.Now().UTC(),
 		GustVersion: o.Version,
 		Command:     o.Command,
-		Machine:     machine(o.Runtimes),
+		Machine:     machine(o),
 		Settings: Settings{
 			Concurrency: o.Concurrency,
 			DurationMs:  o.Duration.Milliseconds(),
@@ -152,7 +153,7 @@ func newReport(o Options) *Report {
 
 // machine reads what can be known of the host; fields it cannot read
 // stay empty.
-func machine(rts []string) Machine {
+func machine(o Options) Machine {
 	m := Machine{
 		Cores:     runtime.NumCPU(),
 		OSArch:    runtime.GOOS + "/" + runtime.GOARCH,
@@ -179,13 +180,13 @@ func machine(rts []string) Machine {
 			}
 		}
 	}
-	for _, rt := range rts {
+	for _, rt := range o.Runtimes {
 		var v string
 		switch rt {
 		case RuntimeNode:
-			v = version("node", "--version")
+			v = version(cmp.Or(o.Node, "node"), "--version")
 		case RuntimePython:
-			v = strings.TrimPrefix(version("python3", "--version"), "Python ")
+			v = strings.TrimPrefix(version(cmp.Or(o.Python, "python3"), "--version"), "Python ")
 		}
 		if v != "" {
 			if m.Interpreters == nil {

@@ -77,6 +77,7 @@ func openTarget(ctx context.Context, opts Options) (*target, error) {
 	if opts.Sandbox != "" {
 		cfg.Sandbox = opts.Sandbox
 	}
+	cfg.PythonPath, cfg.NodePath = opts.Python, opts.Node
 	// Room for the scale-out and the widest warm measurement at once.
 	cfg.MaxConcurrency = max(cfg.MaxConcurrency, opts.ScaleOut+slices.Max(opts.Concurrency))
 	srv, err := server.New(cfg, opts.Logger)

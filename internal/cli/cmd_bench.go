@@ -110,6 +110,8 @@ stderr; --out also writes the JSON report to a file.`,
 	f.StringSliceVar(&opts.Runtimes, "runtimes", nil, "runtimes to measure: go, python, node (default: go and each whose interpreter is on PATH)")
 	f.StringVar(&opts.GoBootstrap, "go-bootstrap", "", "provided.al2023 bootstrap of the go function (default: this gust binary)")
 	f.StringVar(&opts.Sandbox, "sandbox", "", "sandbox of the in-process server: linux or process (default: the server's)")
+	f.StringVar(&opts.Python, "python", "", "python binary of the in-process server (default: python3 on PATH)")
+	f.StringVar(&opts.Node, "node", "", "node binary of the in-process server (default: node on PATH)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON instead of tables")
 	f.StringVar(&out, "out", "", "also write the JSON report to this file")
 	_ = cmd.RegisterFlagCompletionFunc("runtimes", cobra.FixedCompletions([]string{"go", "python", "node"}, cobra.ShellCompDirectiveNoFileComp))
@@ -119,7 +121,7 @@ stderr; --out also writes the JSON report to a file.`,
 
 // benchFlags are the flags commandLine repeats when set.
 var benchFlags = []string{"endpoint", "region", "data", "concurrency", "duration", "cold-starts", "scale-out",
-	"hold", "async-events", "runtimes", "go-bootstrap", "sandbox", "json", "out"}
+	"hold", "async-events", "runtimes", "go-bootstrap", "sandbox", "python", "node", "json", "out"}
 
 // commandLine is the command as given, for the report: its path and every
 // flag that was set, so the run can be repeated.
