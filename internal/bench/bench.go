@@ -156,7 +156,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("bench: the interpreters are chosen by the server at %s, not by the bench", o.Endpoint)
 	}
 	if len(o.Runtimes) == 0 {
-		o.Runtimes = foundRuntimes(o.Python, o.Node)
+		o.Runtimes = foundRuntimes(o)
 	}
 	seen := map[string]bool{}
 	for _, r := range o.Runtimes {
@@ -194,17 +194,22 @@ func (o Options) withDefaults() (Options, error) {
 }
 
 // foundRuntimes is go plus each interpreted runtime whose interpreter is
-// found: the one named, or else python3 or node on PATH.
-func foundRuntimes(python, node string) []string {
+// found.
+func foundRuntimes(o Options) []string {
 	rts := []string{RuntimeGo}
-	if _, err := exec.LookPath(cmp.Or(python, "python3")); err == nil {
+	if _, err := exec.LookPath(o.python()); err == nil {
 		rts = append(rts, RuntimePython)
 	}
-	if _, err := exec.LookPath(cmp.Or(node, "node")); err == nil {
+	if _, err := exec.LookPath(o.node()); err == nil {
 		rts = append(rts, RuntimeNode)
 	}
 	return rts
 }
+
+// python and node are the interpreters the runtimes use: those named, or
+// else python3 and node on PATH, as the server's defaults.
+func (o Options) python() string { return cmp.Or(o.Python, "python3") }
+func (o Options) node() string   { return cmp.Or(o.Node, "node") }
 
 // needsGo reports whether the go function is deployed: for its warm and
 // cold figures, or for the scale-out and async measurements, which use it.

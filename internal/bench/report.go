@@ -3,7 +3,6 @@ package bench
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -184,9 +183,9 @@ func machine(o Options) Machine {
 		var v string
 		switch rt {
 		case RuntimeNode:
-			v = version(cmp.Or(o.Node, "node"), "--version")
+			v = version(o.node(), "--version")
 		case RuntimePython:
-			v = strings.TrimPrefix(version(cmp.Or(o.Python, "python3"), "--version"), "Python ")
+			v = strings.TrimPrefix(version(o.python(), "--version"), "Python ")
 		}
 		if v != "" {
 			if m.Interpreters == nil {
